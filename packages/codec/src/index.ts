@@ -1,0 +1,2 @@
+export { ErrorCode, WebSocketError } from "./errors.js";
+export { Opcode, isControlOpcode, isKnownOpcode } from "./opcode.js";
