@@ -20,7 +20,7 @@ const workspaceDirs = ["packages", "apps", "tooling"].flatMap((group) => {
 // A report left from an earlier run must not be counted again.
 for (const dir of workspaceDirs) rmSync(join(dir, reportName), { force: true });
 
-const turbo = spawnSync("pnpm", ["exec", "turbo", "run", "test", "--continue", ...process.argv.slice(2)], {
+const turbo = spawnSync("turbo", ["run", "test", "--continue", ...process.argv.slice(2)], {
   cwd: root,
   stdio: "inherit",
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },

@@ -1,1 +1,23 @@
-export {};
+// `@ws/codec/handshake`: the opening handshake (RFC 6455 §4). Uses `node:crypto`, so it lives apart
+// from the runtime-neutral main entry.
+export { WEBSOCKET_GUID, computeAccept, generateKey, isValidKey } from "./key.js";
+export {
+  buildErrorResponse,
+  buildUpgradeResponse,
+  validateUpgradeRequest,
+  type ExtraHeaders,
+  type HeaderFields,
+  type UpgradeRequestAccepted,
+  type UpgradeRequestLike,
+  type UpgradeRequestRejected,
+  type UpgradeRequestResult,
+  type UpgradeResponseOptions,
+} from "./request.js";
+export {
+  buildUpgradeRequest,
+  validateUpgradeResponse,
+  type UpgradeRequestOptions,
+  type UpgradeResponseExpectations,
+  type UpgradeResponseLike,
+  type UpgradeResponseResult,
+} from "./response.js";

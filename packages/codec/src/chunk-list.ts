@@ -1,0 +1,82 @@
+/**
+ * The pieces of one message (or one compressed frame) received so far.
+ *
+ * Large pieces are kept as zero-copy views of the received chunks. Small pieces are copied into a
+ * shared staging buffer instead, so that a peer sending a message one byte per TCP segment costs
+ * bytes, not one object per byte (SECURITY.md row 5). Every byte is copied at most once here.
+ */
+const COPY_BELOW = 1024;
+const MAX_STAGING = 64 * 1024;
+const MIN_STAGING = 256;
+
+export class ChunkList {
+  private pieces: Uint8Array[] = [];
+  private staging: Uint8Array | null = null;
+  private stagingStart = 0;
+  private stagingEnd = 0;
+  /** Total bytes held. */
+  byteLength = 0;
+
+  /** How many separate pieces are held (what `maxBufferedChunks` limits). */
+  get pieceCount(): number {
+    return this.pieces.length + (this.stagingEnd > this.stagingStart ? 1 : 0);
+  }
+
+  /**
+   * Adds `piece`; `expectedMore` is how many more bytes are known to follow, used to size the
+   * staging buffer so that a small frame does not reserve 64 KiB.
+   */
+  push(piece: Uint8Array, expectedMore: number): void {
+    const length = piece.length;
+    if (length === 0) return;
+    this.byteLength += length;
+    if (length >= COPY_BELOW) {
+      this.flushStaging();
+      this.pieces.push(piece);
+      return;
+    }
+    let staging = this.staging;
+    if (staging === null || staging.length - this.stagingEnd < length) {
+      this.flushStaging();
+      const size = Math.min(MAX_STAGING, Math.max(MIN_STAGING, length + expectedMore));
+      staging = this.staging = new Uint8Array(size);
+      this.stagingStart = this.stagingEnd = 0;
+    }
+    staging.set(piece, this.stagingEnd);
+    this.stagingEnd += length;
+  }
+
+  /** Returns everything held as one buffer (a view when it is a single piece) and empties the list. */
+  take(): Uint8Array {
+    this.flushStaging();
+    const pieces = this.pieces;
+    let result: Uint8Array;
+    if (pieces.length === 1) result = pieces[0]!;
+    else if (pieces.length === 0) result = new Uint8Array(0);
+    else {
+      result = new Uint8Array(this.byteLength);
+      let offset = 0;
+      for (const piece of pieces) {
+        result.set(piece, offset);
+        offset += piece.length;
+      }
+    }
+    this.clear();
+    return result;
+  }
+
+  clear(): void {
+    this.pieces = [];
+    // The staging buffer may back a view handed out by take(): never write into it again.
+    this.staging = null;
+    this.stagingStart = this.stagingEnd = 0;
+    this.byteLength = 0;
+  }
+
+  private flushStaging(): void {
+    if (this.stagingEnd > this.stagingStart) {
+      this.pieces.push(this.staging!.subarray(this.stagingStart, this.stagingEnd));
+      this.stagingStart = this.stagingEnd;
+    }
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * The permessage-deflate compressor and decompressor of one connection (RFC 7692 §7.2).
+ *
+ * Each side keeps one raw-deflate zlib stream, created on first use, and resets it after every
+ * message when the agreed parameters turn context takeover off for that side. Messages that fit in
+ * one small frame and need no context skip the stream: a one-shot `deflateRawSync` or
+ * `inflateRawSync` is about 4x faster than a thread-pool round trip for 1 KiB messages and holds no
+ * zlib memory between messages. Callbacks are always asynchronous.
+ */
+import {
+  constants,
+  createDeflateRaw,
+  createInflateRaw,
+  deflateRawSync,
+  inflateRawSync,
+  type DeflateRaw,
+  type InflateRaw,
+} from "node:zlib";
+import { ErrorCode, WebSocketError } from "../errors.js";
+import type { CompressionCallback, MessageCompression } from "../extension.js";
+import { Lane } from "./lane.js";
+import { sharedLimiter, type Limiter } from "./limiter.js";
+import type { DeflateParams, PerMessageDeflateOptions } from "./options.js";
+import { DEFAULT_CONCURRENCY, DEFAULT_THRESHOLD, isWindowBits, validateOptions } from "./options.js";
+
+/** §7.2.1: a sync flush ends with an empty stored block, whose last 4 octets are dropped on the wire. */
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/**
+ * An empty stored block's header octet (BFINAL 0, BTYPE 00, padding). Sent as a final fragment when
+ * zlib produced nothing new (a second sync flush with no input emits nothing), so that the message
+ * still ends in a stored block whose `00 00 ff ff` the receiver restores (§7.2.3.6 shows `00` as
+ * the payload of an empty message).
+ */
+const EMPTY_STORED_BLOCK = Buffer.from([0x00]);
+
+/** Largest input handled with the one-shot zlib functions on the main thread. */
+const SYNC_INPUT_LIMIT = 16 * 1024;
+/** Largest output a one-shot inflate may produce before handing the message to the stream. */
+const SYNC_OUTPUT_LIMIT = 256 * 1024;
+
+/**
+ * zlib refuses raw deflate with an 8-bit window (Node silently turns it into 9). A 9-bit zlib
+ * window is still safe when 8 was agreed: zlib never emits a distance above 2^bits - 262 (250 for
+ * 9), so its output fits a 256-byte window. An inflater with a 9-bit window accepts every stream
+ * made for an 8-bit one.
+ */
+function zlibWindowBits(bits: number): number {
+  return Math.max(9, bits);
+}
+
+export interface PerMessageDeflateRuntimeOptions extends PerMessageDeflateOptions {
+  /** The limiter to queue zlib jobs on; default the process-wide one for `concurrency`. */
+  limiter?: Limiter;
+}
+
+interface Direction {
+  windowBits: number;
+  noContextTakeover: boolean;
+}
+
+export class PerMessageDeflate implements MessageCompression {
+  readonly threshold: number;
+  readonly params: Readonly<DeflateParams>;
+  readonly role: "server" | "client";
+
+  private readonly outgoing: Direction;
+  private readonly incoming: Direction;
+  private readonly level: number | undefined;
+  private readonly memLevel: number | undefined;
+  private readonly compressLane: Lane;
+  private readonly decompressLane: Lane;
+
+  private deflate: DeflateRaw | undefined;
+  private inflate: InflateRaw | undefined;
+  private deflateChunks: Buffer[] = [];
+  private inflateChunks: Buffer[] = [];
+  /** Inflated bytes of the incoming message so far, across its fragments. */
+  private inflatedBytes = 0;
+  private inflateLimit = Infinity;
+  private sendingFragments = false;
+  private receivingFragments = false;
+  /** Set on the first failure or on close; every later call fails with it. */
+  private failure: Error | null = null;
+
+  constructor(params: DeflateParams, role: "server" | "client", options: PerMessageDeflateRuntimeOptions = {}) {
+    validateOptions(options);
+    for (const key of ["serverMaxWindowBits", "clientMaxWindowBits"] as const) {
+      if (!isWindowBits(params[key])) {
+        throw new RangeError(`permessage-deflate: params.${key} must be an integer from 8 to 15`);
+      }
+    }
+    this.params = { ...params };
+    this.role = role;
+    this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
+    this.level = options.level;
+    this.memLevel = options.memLevel;
+    const server: Direction = {
+      windowBits: zlibWindowBits(params.serverMaxWindowBits),
+      noContextTakeover: params.serverNoContextTakeover,
+    };
+    const client: Direction = {
+      windowBits: zlibWindowBits(params.clientMaxWindowBits),
+      noContextTakeover: params.clientNoContextTakeover,
+    };
+    // The server_* parameters govern what the server sends, the client_* ones what the client sends.
+    this.outgoing = role === "server" ? server : client;
+    this.incoming = role === "server" ? client : server;
+    const limiter = options.limiter ?? sharedLimiter(options.concurrency ?? DEFAULT_CONCURRENCY);
+    this.compressLane = new Lane(limiter);
+    this.decompressLane = new Lane(limiter);
+  }
+
+  compress(data: Uint8Array, fin: boolean, callback: CompressionCallback): void {
+    if (this.failure !== null) return failLater(callback, this.failure);
+    this.compressLane.push((finish) => this.runCompress(data, fin, finish), callback);
+  }
+
+  decompress(data: Uint8Array, fin: boolean, maxPayload: number, callback: CompressionCallback): void {
+    if (this.failure !== null) return failLater(callback, this.failure);
+    this.decompressLane.push((finish) => this.runDecompress(data, fin, maxPayload, finish), callback);
+  }
+
+  close(): void {
+    this.fail(new Error("permessage-deflate: closed"));
+  }
+
+  private runCompress(data: Uint8Array, fin: boolean, finish: Finish): void {
+    const wholeMessage = fin && !this.sendingFragments;
+    this.sendingFragments = !fin;
+
+    if (wholeMessage && this.outgoing.noContextTakeover && data.length <= SYNC_INPUT_LIMIT) {
+      let output: Buffer;
+      try {
+        output = deflateRawSync(data, {
+          windowBits: this.outgoing.windowBits,
+          level: this.level,
+          memLevel: this.memLevel,
+          finishFlush: constants.Z_SYNC_FLUSH,
+        });
+      } catch (error) {
+        queueMicrotask(() => this.fail(error as Error));
+        return;
+      }
+      const chunks = dropTail([output]);
+      queueMicrotask(() => (chunks === null ? this.fail(unexpectedOutput()) : finish(null, chunks)));
+      return;
+    }
+
+    const deflate = this.getDeflate();
+    deflate.write(data);
+    // §7.2.1 and §7.2.3: every fragment is sync-flushed so it is complete on its own; only the end
+    // of the message loses its trailing empty stored block.
+    deflate.flush(constants.Z_SYNC_FLUSH, () => {
+      if (this.failure !== null) return;
+      let chunks: Buffer[] | null = this.deflateChunks;
+      this.deflateChunks = [];
+      if (fin) {
+        chunks = dropTail(chunks);
+        if (chunks === null) return this.fail(unexpectedOutput());
+        // §7.1.1: without context takeover each message starts from an empty window.
+        if (this.outgoing.noContextTakeover) deflate.reset();
+      }
+      finish(null, chunks);
+    });
+  }
+
+  private runDecompress(data: Uint8Array, fin: boolean, maxPayload: number, finish: Finish): void {
+    const wholeMessage = fin && !this.receivingFragments;
+    if (!this.receivingFragments) this.inflatedBytes = 0;
+    this.receivingFragments = !fin;
+
+    if (wholeMessage && this.incoming.noContextTakeover && data.length <= SYNC_INPUT_LIMIT) {
+      const limit = Math.min(maxPayload, SYNC_OUTPUT_LIMIT);
+      let output: Buffer | undefined;
+      let error: Error | undefined;
+      try {
+        output = inflateRawSync(Buffer.concat([data, TAIL]), {
+          windowBits: this.incoming.windowBits,
+          finishFlush: constants.Z_SYNC_FLUSH,
+          // zlib stops as soon as the output passes this, so a bomb costs at most ~limit bytes.
+          maxOutputLength: Math.max(1, Math.floor(limit)),
+        });
+      } catch (caught) {
+        error = caught as Error;
+      }
+      const tooLarge =
+        (error as NodeJS.ErrnoException | undefined)?.code === "ERR_BUFFER_TOO_LARGE" ||
+        (output !== undefined && output.length > maxPayload);
+      if (tooLarge && maxPayload > SYNC_OUTPUT_LIMIT) {
+        // Possibly legitimate: the stream inflates it off the main thread, still counting bytes.
+      } else {
+        queueMicrotask(() => {
+          if (tooLarge) this.fail(tooBig(maxPayload));
+          else if (error !== undefined) this.fail(inflateFailed(error));
+          else finish(null, [output as Buffer]);
+        });
+        return;
+      }
+    }
+
+    const inflate = this.getInflate();
+    this.inflateLimit = maxPayload;
+    inflate.write(data);
+    // §7.2.2: restore the empty stored block the sender dropped, then flush the message out.
+    if (fin) inflate.write(TAIL);
+    inflate.flush(constants.Z_SYNC_FLUSH, () => {
+      if (this.failure !== null) return;
+      const chunks = this.inflateChunks;
+      this.inflateChunks = [];
+      if (fin && this.incoming.noContextTakeover) inflate.reset();
+      finish(null, chunks);
+    });
+  }
+
+  private getDeflate(): DeflateRaw {
+    if (this.deflate === undefined) {
+      const deflate = createDeflateRaw({
+        windowBits: this.outgoing.windowBits,
+        level: this.level,
+        memLevel: this.memLevel,
+      });
+      deflate.on("data", (chunk: Buffer) => {
+        if (this.failure === null) this.deflateChunks.push(chunk);
+      });
+      deflate.on("error", (error: Error) => this.fail(error));
+      this.deflate = deflate;
+    }
+    return this.deflate;
+  }
+
+  private getInflate(): InflateRaw {
+    if (this.inflate === undefined) {
+      const inflate = createInflateRaw({ windowBits: this.incoming.windowBits });
+      inflate.on("data", (chunk: Buffer) => this.onInflated(chunk));
+      inflate.on("error", (error: Error) => this.fail(inflateFailed(error)));
+      this.inflate = inflate;
+    }
+    return this.inflate;
+  }
+
+  /**
+   * Counts output as zlib produces it (in chunks of at most 16 KiB) and stops the stream the moment
+   * the message passes `maxPayload` (SECURITY.md row 6): destroying it makes zlib drop the rest of
+   * the input, so a bomb never inflates much beyond the limit.
+   */
+  private onInflated(chunk: Buffer): void {
+    if (this.failure !== null) return;
+    this.inflatedBytes += chunk.length;
+    if (this.inflatedBytes > this.inflateLimit) {
+      this.fail(tooBig(this.inflateLimit));
+      return;
+    }
+    this.inflateChunks.push(chunk);
+  }
+
+  /** Makes the object unusable: frees both streams and fails every pending call with `error`. */
+  private fail(error: Error): void {
+    if (this.failure !== null) return;
+    this.failure = error;
+    this.deflateChunks = [];
+    this.inflateChunks = [];
+    // Keep the 'error' listeners: a destroyed stream may still report a late zlib error.
+    this.deflate?.destroy();
+    this.inflate?.destroy();
+    this.deflate = undefined;
+    this.inflate = undefined;
+    this.compressLane.failAll(error);
+    this.decompressLane.failAll(error);
+  }
+}
+
+type Finish = (error: Error | null, chunks: Uint8Array[]) => void;
+
+function failLater(callback: CompressionCallback, error: Error): void {
+  queueMicrotask(() => callback(error, []));
+}
+
+function unexpectedOutput(): Error {
+  return new Error("permessage-deflate: zlib output does not end with a sync flush");
+}
+
+function tooBig(maxPayload: number): WebSocketError {
+  return new WebSocketError(
+    ErrorCode.MessageTooBig,
+    1009,
+    `Inflated message is larger than maxPayload (${maxPayload} bytes)`,
+  );
+}
+
+function inflateFailed(cause: Error): WebSocketError {
+  return new WebSocketError(ErrorCode.InflateFailed, 1007, `Compressed data does not inflate: ${cause.message}`);
+}
+
+/**
+ * §7.2.1: removes the `00 00 ff ff` that ends a sync-flushed message. The 4 octets may straddle
+ * zlib's output chunks. Returns null if the output does not end that way (never for a sync flush).
+ */
+function dropTail(chunks: Buffer[]): Buffer[] | null {
+  let total = 0;
+  for (const chunk of chunks) total += chunk.length;
+  if (total === 0) return [EMPTY_STORED_BLOCK];
+  const last = chunks[chunks.length - 1] as Buffer;
+  if (last.length < TAIL.length) {
+    const joined = Buffer.concat(chunks, total);
+    return endsWithTail(joined) ? [joined.subarray(0, total - TAIL.length)] : null;
+  }
+  if (!endsWithTail(last)) return null;
+  const kept = chunks.slice(0, -1);
+  if (last.length > TAIL.length) kept.push(last.subarray(0, last.length - TAIL.length));
+  return kept;
+}
+
+function endsWithTail(buffer: Buffer): boolean {
+  const n = buffer.length;
+  return n >= 4 && buffer[n - 4] === 0 && buffer[n - 3] === 0 && buffer[n - 2] === 0xff && buffer[n - 1] === 0xff;
+}

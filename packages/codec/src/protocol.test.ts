@@ -1,0 +1,230 @@
+import { describe, expect, it } from "vitest";
+import { buildFrame, concatBytes, decodeFrames, text, type TestFrame } from "../test/frames.js";
+import { ErrorCode } from "./errors.js";
+import type { CompressionCallback, MessageCompression } from "./extension.js";
+import { Opcode } from "./opcode.js";
+import { Protocol, type ProtocolOptions } from "./protocol.js";
+
+function connection(options: Partial<ProtocolOptions> = {}) {
+  const written: Uint8Array[] = [];
+  const log: string[] = [];
+  let transportClosed = 0;
+  const protocol = new Protocol(
+    { role: "server", ...options },
+    {
+      write: (chunks) => written.push(...chunks),
+      onMessage: (data, isBinary) => log.push(`${isBinary ? "binary" : "text"}:${new TextDecoder().decode(data)}`),
+      onPing: (payload) => log.push(`ping:${new TextDecoder().decode(payload)}`),
+      onPong: (payload) => log.push(`pong:${new TextDecoder().decode(payload)}`),
+      onClose: (code, reason) => log.push(`close:${code}:${reason}`),
+      onError: (error) => log.push(`error:${error.code}`),
+      closeTransport: () => {
+        transportClosed++;
+        log.push("closeTransport");
+      },
+    },
+  );
+  const peerMasks = (options.role ?? "server") === "server";
+  return {
+    protocol,
+    log,
+    get transportClosed() {
+      return transportClosed;
+    },
+    /** Frames the protocol wrote, decoded. */
+    sent: () => decodeFrames(concatBytes(...written)),
+    receive: (...frames: TestFrame[]) =>
+      protocol.receive(concatBytes(...frames.map((frame) => buildFrame({ mask: peerMasks, ...frame })))),
+  };
+}
+
+const closePayload = (code: number, reason = "") =>
+  concatBytes(Uint8Array.of(code >> 8, code & 0xff), text(reason));
+
+describe("Protocol: messages and control frames", () => {
+  it("delivers messages and answers pings with the same payload", () => {
+    const c = connection();
+    c.receive({ opcode: Opcode.Text, payload: "hi" }, { opcode: Opcode.Ping, payload: "are you there" });
+    expect(c.log).toEqual(["text:hi", "ping:are you there"]);
+    expect(c.sent()).toEqual([
+      { fin: true, rsv1: false, opcode: Opcode.Pong, masked: false, payload: text("are you there") },
+    ]);
+  });
+
+  it("can leave pongs to the application", () => {
+    const c = connection({ autoPong: false });
+    c.receive({ opcode: Opcode.Ping, payload: "x" });
+    expect(c.sent()).toEqual([]);
+  });
+
+  it("masks every frame a client sends and never masks a server's", () => {
+    const client = connection({ role: "client" });
+    client.protocol.send(text("abc"), false);
+    client.protocol.ping(text("p"));
+    client.protocol.send(new Uint8Array(70000), true);
+    expect(client.sent().map((frame) => frame.masked)).toEqual([true, true, true]);
+    expect(client.sent()[0]!.payload).toEqual(text("abc"));
+    const server = connection();
+    server.protocol.send(text("abc"), false);
+    expect(server.sent()).toEqual([{ fin: true, rsv1: false, opcode: Opcode.Text, masked: false, payload: text("abc") }]);
+  });
+
+  it("sends a message in fragments with continuation opcodes", () => {
+    const c = connection();
+    c.protocol.sendFragment(text("a"), false, false);
+    c.protocol.ping();
+    c.protocol.sendFragment(text("b"), false, false);
+    c.protocol.sendFragment(text("c"), false, true);
+    expect(c.sent().map((frame) => [frame.opcode, frame.fin])).toEqual([
+      [Opcode.Text, false],
+      [Opcode.Ping, true],
+      [Opcode.Continuation, false],
+      [Opcode.Continuation, true],
+    ]);
+    expect(() => {
+      c.protocol.sendFragment(text("d"), true, false);
+      c.protocol.send(text("e"), false);
+    }).toThrow(/fragmented message/);
+  });
+
+  it("rejects control payloads over 125 bytes", () => {
+    const c = connection();
+    expect(() => c.protocol.ping(new Uint8Array(126))).toThrow(RangeError);
+    expect(c.protocol.ping(new Uint8Array(125))).toBe(true);
+  });
+});
+
+describe("Protocol: closing handshake", () => {
+  it("echoes the peer's close code, reports it, and (server) closes TCP", () => {
+    const c = connection();
+    c.receive({ opcode: Opcode.Close, payload: closePayload(4001, "done") });
+    expect(c.log).toEqual(["close:4001:done", "closeTransport"]);
+    expect(c.sent()).toEqual([
+      { fin: true, rsv1: false, opcode: Opcode.Close, masked: false, payload: closePayload(4001) },
+    ]);
+    expect(c.protocol.state).toBe("closed");
+    expect(c.protocol.send(text("late"), false)).toBe(false);
+  });
+
+  it("echoes an empty close frame with an empty one and reports 1005", () => {
+    const c = connection();
+    c.receive({ opcode: Opcode.Close });
+    expect(c.log[0]).toBe("close:1005:");
+    expect(c.sent()[0]!.payload).toEqual(new Uint8Array(0));
+  });
+
+  it("a client waits for the server to close TCP after the handshake", () => {
+    const c = connection({ role: "client" });
+    c.protocol.close(1000, "bye");
+    expect(c.protocol.state).toBe("closing");
+    c.receive({ opcode: Opcode.Close, payload: closePayload(1000) });
+    expect(c.protocol.state).toBe("closed");
+    expect(c.transportClosed).toBe(0);
+    expect(c.sent()).toHaveLength(1);
+  });
+
+  it("a server that started closing closes TCP when the peer's close arrives", () => {
+    const c = connection();
+    c.protocol.close(1001, "going away");
+    expect(c.sent()[0]!.payload).toEqual(closePayload(1001, "going away"));
+    c.receive({ opcode: Opcode.Text, payload: "in flight" }, { opcode: Opcode.Close, payload: closePayload(1001) });
+    // Messages the peer sent before its close frame are still delivered (RFC 6455 §7.1.2).
+    expect(c.log).toEqual(["text:in flight", "close:1001:", "closeTransport"]);
+    expect(c.sent()).toHaveLength(1);
+  });
+
+  it("sends nothing after its own close frame", () => {
+    const c = connection();
+    c.protocol.close();
+    expect(c.protocol.send(text("x"), false)).toBe(false);
+    expect(c.protocol.ping()).toBe(false);
+    c.protocol.close(1000);
+    expect(c.sent()).toHaveLength(1);
+  });
+
+  it("throws for a close code or reason that may not be sent, without changing state", () => {
+    const c = connection();
+    expect(() => c.protocol.close(1005)).toThrow(RangeError);
+    expect(() => c.protocol.close(1000, "x".repeat(124))).toThrow(RangeError);
+    expect(c.protocol.state).toBe("open");
+    expect(c.sent()).toEqual([]);
+  });
+
+  it("fails the connection on a protocol error with the matching close code", () => {
+    const c = connection();
+    c.receive({ opcode: Opcode.Text, payload: Uint8Array.of(0xc0, 0x80) });
+    expect(c.log).toEqual([`error:${ErrorCode.InvalidUtf8}`, "closeTransport"]);
+    expect(c.sent()).toEqual([
+      { fin: true, rsv1: false, opcode: Opcode.Close, masked: false, payload: closePayload(1007) },
+    ]);
+    expect(c.protocol.state).toBe("closed");
+  });
+
+  it("stops on EOF", () => {
+    const c = connection();
+    c.protocol.receiveEof();
+    c.receive({ opcode: Opcode.Text, payload: "late" });
+    expect(c.log).toEqual([]);
+    expect(c.protocol.state).toBe("closed");
+  });
+});
+
+describe("Protocol: compression", () => {
+  // Compresses by reversing bytes, finishing later so that ordering is exercised.
+  function slowCompression(): MessageCompression & { flush(): void } {
+    const jobs: Array<() => void> = [];
+    return {
+      threshold: 4,
+      compress(data: Uint8Array, _fin: boolean, callback: CompressionCallback) {
+        jobs.push(() => callback(null, [data.slice().reverse()]));
+      },
+      decompress(data: Uint8Array, _fin: boolean, _max: number, callback: CompressionCallback) {
+        callback(null, [data.slice().reverse()]);
+      },
+      close() {},
+      flush() {
+        while (jobs.length > 0) jobs.shift()!();
+      },
+    };
+  }
+
+  it("keeps sends in order behind a compression job and sets RSV1 on compressed messages only", () => {
+    const compression = slowCompression();
+    const c = connection({ compression });
+    c.protocol.send(text("compress me"), false);
+    c.protocol.send(text("abc"), false); // under the threshold: sent as is, but after the first
+    c.protocol.ping(text("p"));
+    c.protocol.close(1000);
+    expect(c.sent()).toEqual([]);
+    expect(c.protocol.queuedBytes).toBe(11 + 3 + 1 + 2);
+    compression.flush();
+    const frames = c.sent();
+    expect(frames.map((frame) => [frame.opcode, frame.rsv1])).toEqual([
+      [Opcode.Text, true],
+      [Opcode.Text, false],
+      [Opcode.Ping, false],
+      [Opcode.Close, false],
+    ]);
+    expect(frames[0]!.payload).toEqual(text("em sserpmoc"));
+    expect(c.protocol.queuedBytes).toBe(0);
+  });
+
+  it("sets RSV1 on the first fragment of a compressed fragmented message only", () => {
+    const compression = slowCompression();
+    const c = connection({ compression });
+    c.protocol.sendFragment(text("one"), true, false);
+    c.protocol.sendFragment(text("two"), true, true);
+    compression.flush();
+    compression.flush();
+    expect(c.sent().map((frame) => [frame.opcode, frame.rsv1, frame.fin])).toEqual([
+      [Opcode.Binary, true, false],
+      [Opcode.Continuation, false, true],
+    ]);
+  });
+
+  it("honours compress: false per message", () => {
+    const c = connection({ compression: slowCompression() });
+    c.protocol.send(text("long enough"), false, { compress: false });
+    expect(c.sent()[0]!.rsv1).toBe(false);
+  });
+});

@@ -1,0 +1,287 @@
+import { encodeClosePayload } from "./close.js";
+import type { WebSocketError } from "./errors.js";
+import type { MessageCompression } from "./extension.js";
+import { encodeFrame } from "./frame-writer.js";
+import type { ReceiveLimits } from "./limits.js";
+import { defaultMaskKeyPool, type MaskKeyPool } from "./mask-key.js";
+import { Opcode } from "./opcode.js";
+import { Receiver } from "./receiver.js";
+
+/** What the protocol core asks of its I/O shell, and what it reports. */
+export interface ProtocolHandler {
+  /** Bytes to send, in order. The shell writes the chunks of one call together (one corked write). */
+  write(chunks: Uint8Array[]): void;
+  onMessage(data: Uint8Array, isBinary: boolean): void;
+  onPing?(payload: Uint8Array): void;
+  onPong?(payload: Uint8Array): void;
+  /** The peer's close frame arrived (`code` 1005 when it had none); the echo is already queued. */
+  onClose(code: number, reason: string): void;
+  /** The peer broke the protocol or a limit; a close frame with `error.closeCode` is queued. */
+  onError(error: WebSocketError): void;
+  /**
+   * Close the TCP connection now, after the bytes already written: the server does this once the
+   * close handshake is complete (RFC 6455 §7.1.1), either side when it fails the connection.
+   */
+  closeTransport(): void;
+}
+
+export interface ProtocolOptions extends ReceiveLimits {
+  role: "server" | "client";
+  /** The negotiated permessage-deflate, if any. */
+  compression?: MessageCompression | null;
+  /** An optional native whole-buffer UTF-8 check (Node's `buffer.isUtf8`). */
+  fastUtf8?: (bytes: Uint8Array) => boolean;
+  /** Where client mask keys come from (RFC 6455 §5.3). */
+  maskKeys?: MaskKeyPool;
+  /** Answer pings with pongs automatically (RFC 6455 §5.5.2). Default true. */
+  autoPong?: boolean;
+}
+
+export type ProtocolState = "open" | "closing" | "closed";
+
+export interface SendOptions {
+  /** Compress this message when permessage-deflate is negotiated. Default: when at least the threshold. */
+  compress?: boolean;
+}
+
+/** Bytes waiting behind a compression job, so that messages leave in the order they were sent. */
+type QueuedAction = { bytes: number; run: () => void };
+
+/**
+ * The RFC 6455 connection state machine shared by server and client: feed it bytes with
+ * `receive`, tell it what to send, and it calls the handler with events and bytes to write. It
+ * answers pings, echoes the close frame, fails the connection on protocol errors, and knows which
+ * side closes TCP.
+ */
+export class Protocol {
+  state: ProtocolState = "open";
+  /** Our close frame has been queued. */
+  closeSent = false;
+  /** The peer's close frame has arrived. */
+  closeReceived = false;
+  /** The peer's close code and reason, once its close frame arrived. */
+  closeCode = 1005;
+  closeReason = "";
+
+  private readonly handler: ProtocolHandler;
+  private readonly receiver: Receiver;
+  private readonly isClient: boolean;
+  private readonly compression: MessageCompression | null;
+  private readonly maskKeys: MaskKeyPool;
+  private readonly autoPong: boolean;
+
+  /** Opcode of a message being sent in fragments, or 0. */
+  private fragmentOpcode = 0;
+  private fragmentCompressed = false;
+  private compressing = false;
+  private readonly queue: QueuedAction[] = [];
+  private queueHead = 0;
+  private bytesInQueue = 0;
+  private bytesCompressing = 0;
+
+  constructor(options: ProtocolOptions, handler: ProtocolHandler) {
+    this.handler = handler;
+    this.isClient = options.role === "client";
+    this.compression = options.compression ?? null;
+    this.maskKeys = options.maskKeys ?? defaultMaskKeyPool;
+    this.autoPong = options.autoPong ?? true;
+    this.receiver = new Receiver(options, {
+      onMessage: (data, isBinary) => handler.onMessage(data, isBinary),
+      onPing: (payload) => {
+        if (this.autoPong && !this.closeSent) this.sendControl(Opcode.Pong, payload);
+        handler.onPing?.(payload);
+      },
+      onPong: (payload) => handler.onPong?.(payload),
+      onClose: (code, reason) => this.receiveClose(code, reason),
+      onError: (error) => this.failConnection(error),
+    });
+  }
+
+  /**
+   * Payload bytes accepted by `send` but not yet handed to `write`: those being compressed and
+   * those queued behind them. Part of the shell's `bufferedAmount`.
+   */
+  get queuedBytes(): number {
+    return this.bytesInQueue + this.bytesCompressing;
+  }
+
+  /** Feeds bytes read from the transport. They may be unmasked in place. */
+  receive(chunk: Uint8Array): void {
+    this.receiver.push(chunk);
+  }
+
+  /** The transport ended (EOF or error): nothing more will arrive. */
+  receiveEof(): void {
+    this.receiver.stop();
+    this.state = "closed";
+  }
+
+  /**
+   * Sends a whole message. Returns false, sending nothing, once our close frame is queued (RFC
+   * 6455 §5.5.1: no data frames after a close frame).
+   */
+  send(data: Uint8Array, isBinary: boolean, options?: SendOptions): boolean {
+    if (this.closeSent) return false;
+    if (this.fragmentOpcode !== 0) throw new Error("a fragmented message is being sent; finish it first");
+    const compress = this.shouldCompress(data.length, options);
+    this.sendData(isBinary ? Opcode.Binary : Opcode.Text, data, true, compress);
+    return true;
+  }
+
+  /**
+   * Sends one fragment of a message whose total size is not known up front (RFC 6455 §5.4).
+   * `fin` marks the last fragment. With compression the whole message is compressed as one stream.
+   */
+  sendFragment(data: Uint8Array, isBinary: boolean, fin: boolean, options?: SendOptions): boolean {
+    if (this.closeSent) return false;
+    let opcode: number;
+    if (this.fragmentOpcode === 0) {
+      opcode = isBinary ? Opcode.Binary : Opcode.Text;
+      this.fragmentOpcode = opcode;
+      this.fragmentCompressed = this.compression !== null && (options?.compress ?? true);
+      this.sendData(opcode, data, fin, this.fragmentCompressed, true);
+    } else {
+      opcode = Opcode.Continuation;
+      this.sendData(opcode, data, fin, this.fragmentCompressed, false);
+    }
+    if (fin) this.fragmentOpcode = 0;
+    return true;
+  }
+
+  /** Sends a ping (payload at most 125 bytes). Returns false once our close frame is queued. */
+  ping(payload: Uint8Array = EMPTY): boolean {
+    return this.sendControlChecked(Opcode.Ping, payload);
+  }
+
+  /** Sends an unsolicited pong, e.g. as a heartbeat (RFC 6455 §5.5.3). */
+  pong(payload: Uint8Array = EMPTY): boolean {
+    return this.sendControlChecked(Opcode.Pong, payload);
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2). Throws RangeError/TypeError for a code or
+   * reason that may not be sent. Messages sent before it still go out first. Does nothing when
+   * our close frame is already queued.
+   */
+  close(code?: number, reason?: string | Uint8Array): void {
+    if (this.closeSent) return;
+    const payload = encodeClosePayload(code, reason);
+    this.closeSent = true;
+    this.state = this.closeReceived ? "closed" : "closing";
+    this.sendControl(Opcode.Close, payload);
+  }
+
+  private receiveClose(code: number, reason: string): void {
+    this.closeReceived = true;
+    this.closeCode = code;
+    this.closeReason = reason;
+    if (!this.closeSent) {
+      // RFC 6455 §5.5.1: echo the status code received (none when none came).
+      this.closeSent = true;
+      this.sendControl(Opcode.Close, code === 1005 ? EMPTY : encodeClosePayload(code));
+    }
+    this.state = "closed";
+    this.handler.onClose(code, reason);
+    // RFC 6455 §7.1.1: the server closes TCP first; the client waits for it.
+    if (!this.isClient) this.enqueue(0, () => this.handler.closeTransport());
+  }
+
+  private failConnection(error: WebSocketError): void {
+    // RFC 6455 §7.1.7: send a close frame with the matching code, then close the connection.
+    if (!this.closeSent) {
+      this.closeSent = true;
+      this.sendControl(Opcode.Close, encodeClosePayload(error.closeCode));
+    }
+    this.state = "closed";
+    this.handler.onError(error);
+    this.enqueue(0, () => this.handler.closeTransport());
+  }
+
+  private shouldCompress(length: number, options: SendOptions | undefined): boolean {
+    const compression = this.compression;
+    if (compression === null) return false;
+    return options?.compress ?? length >= compression.threshold;
+  }
+
+  private sendControlChecked(opcode: number, payload: Uint8Array): boolean {
+    if (payload.length > 125) throw new RangeError("control frame payload must be at most 125 bytes");
+    if (this.closeSent) return false;
+    this.sendControl(opcode, payload);
+    return true;
+  }
+
+  private sendControl(opcode: number, payload: Uint8Array): void {
+    this.enqueue(payload.length, () => this.writeFrame(opcode, payload, true, false));
+  }
+
+  private sendData(opcode: number, data: Uint8Array, fin: boolean, compress: boolean, first = true): void {
+    if (!compress) {
+      this.enqueue(data.length, () => this.writeFrame(opcode, data, fin, false));
+      return;
+    }
+    this.enqueue(data.length, () => {
+      this.compressing = true;
+      this.bytesCompressing = data.length;
+      this.compression!.compress(data, fin, (error, chunks) => {
+        this.compressing = false;
+        this.bytesCompressing = 0;
+        if (error) {
+          // Our own compressor failed: nothing the peer did, so fail with 1011 (internal error).
+          this.writeFrame(Opcode.Close, encodeClosePayload(1011), true, false);
+          this.closeSent = true;
+          this.state = "closed";
+          this.handler.closeTransport();
+          return;
+        }
+        // RFC 7692 §6.1: RSV1 marks the first frame of a compressed message only.
+        this.writeFrame(opcode, concat(chunks), fin, first);
+        this.drain();
+      });
+    });
+  }
+
+  /** Runs `run` now, or after the compression jobs ahead of it, keeping the order of sends. */
+  private enqueue(bytes: number, run: () => void): void {
+    if (!this.compressing && this.queueHead === this.queue.length) {
+      run();
+      return;
+    }
+    this.bytesInQueue += bytes;
+    this.queue.push({ bytes, run });
+  }
+
+  private drain(): void {
+    const queue = this.queue;
+    while (!this.compressing && this.queueHead < queue.length) {
+      const action = queue[this.queueHead]!;
+      queue[this.queueHead++] = undefined as unknown as QueuedAction;
+      this.bytesInQueue -= action.bytes;
+      action.run();
+    }
+    if (this.queueHead === queue.length) {
+      queue.length = 0;
+      this.queueHead = 0;
+    }
+  }
+
+  private writeFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void {
+    this.handler.write(
+      encodeFrame(opcode, payload, { fin, rsv1, mask: this.isClient, maskKeys: this.maskKeys }),
+    );
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  const result = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    result.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return result;
+}

@@ -1,0 +1,366 @@
+import { ChunkList } from "./chunk-list.js";
+import { decodeClosePayload } from "./close.js";
+import { ErrorCode, WebSocketError } from "./errors.js";
+import type { MessageCompression } from "./extension.js";
+import { resolveLimits, type ReceiveLimits } from "./limits.js";
+import { unmask } from "./mask.js";
+import { Opcode, isControlOpcode, isKnownOpcode } from "./opcode.js";
+import { Utf8Validator } from "./utf8.js";
+
+/** What the receiver reports, in the order the peer sent it. */
+export interface ReceiverHandler {
+  onMessage(data: Uint8Array, isBinary: boolean): void;
+  onPing(payload: Uint8Array): void;
+  onPong(payload: Uint8Array): void;
+  /** A close frame arrived; `code` is 1005 when it carried none. Nothing after it is parsed. */
+  onClose(code: number, reason: string): void;
+  /** The peer broke the protocol or a limit; nothing after it is parsed. */
+  onError(error: WebSocketError): void;
+}
+
+export interface ReceiverOptions extends ReceiveLimits {
+  /** A server requires masked frames, a client rejects them (RFC 6455 §5.1). */
+  role: "server" | "client";
+  /** The negotiated permessage-deflate, which alone may set RSV1 (RFC 7692 §6). */
+  compression?: MessageCompression | null;
+  /** An optional native whole-buffer UTF-8 check (Node's `buffer.isUtf8`) used on long runs. */
+  fastUtf8?: (bytes: Uint8Array) => boolean;
+}
+
+// Parser states. Plain numbers keep the hot loop's comparisons cheap.
+const READING_HEADER = 0;
+const READING_PAYLOAD = 1;
+const INFLATING = 2;
+const STOPPED = 3;
+
+const EMPTY = new Uint8Array(0);
+
+/** Bytes in a frame header, given its second byte (RFC 6455 §5.2). */
+function headerSize(secondByte: number): number {
+  const length7 = secondByte & 0x7f;
+  return 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + (secondByte & 0x80 ? 4 : 0);
+}
+
+/**
+ * The incremental receive side of RFC 6455: parses frames from chunks split at any byte, validates
+ * them, reassembles fragmented messages with control frames interleaved, checks UTF-8 as bytes
+ * arrive (failing fast, even mid-frame), inflates compressed messages, and enforces the limits
+ * before buffering.
+ */
+export class Receiver {
+  private readonly handler: ReceiverHandler;
+  private readonly isServer: boolean;
+  private readonly compression: MessageCompression | null;
+  private readonly maxPayload: number;
+  private readonly maxFragments: number;
+  private readonly maxBufferedChunks: number;
+  private state = READING_HEADER;
+
+  // The header being read when it spans chunks.
+  private readonly headerBytes = new Uint8Array(14);
+  private headerLength = 0;
+
+  // The frame being read.
+  private fin = false;
+  private opcode = 0;
+  private masked = false;
+  private readonly maskKey = new Uint8Array(4);
+  private frameLength = 0;
+  private remaining = 0;
+
+  // The message being assembled.
+  private messageOpcode = 0;
+  private messageCompressed = false;
+  private fragments = 0;
+  private messageLength = 0;
+  private readonly message = new ChunkList();
+  /** A control frame's payload, or a compressed frame's payload before it is inflated. */
+  private readonly framePayload = new ChunkList();
+  private readonly utf8: Utf8Validator;
+
+  /** Input that arrived while a frame was being inflated. */
+  private pending: Uint8Array[] = [];
+
+  constructor(options: ReceiverOptions, handler: ReceiverHandler) {
+    const limits = resolveLimits(options);
+    this.handler = handler;
+    this.isServer = options.role === "server";
+    this.compression = options.compression ?? null;
+    this.maxPayload = limits.maxPayload;
+    this.maxFragments = limits.maxFragments;
+    this.maxBufferedChunks = limits.maxBufferedChunks;
+    this.utf8 = new Utf8Validator(options.fastUtf8);
+  }
+
+  /** True once a close frame or an error ended parsing. */
+  get stopped(): boolean {
+    return this.state === STOPPED;
+  }
+
+  /** Feeds received bytes. The receiver may unmask them in place. */
+  push(chunk: Uint8Array): void {
+    if (this.state === STOPPED || chunk.length === 0) return;
+    if (this.state === INFLATING) {
+      this.pending.push(chunk);
+      if (this.pending.length > this.maxBufferedChunks) {
+        this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered while inflating");
+      }
+      return;
+    }
+    this.process(chunk);
+  }
+
+  /** Stops parsing for good and drops what is buffered. */
+  stop(): void {
+    this.state = STOPPED;
+    this.pending = [];
+    this.message.clear();
+    this.framePayload.clear();
+  }
+
+  private process(chunk: Uint8Array): void {
+    let offset = 0;
+    const length = chunk.length;
+    while (offset < length) {
+      if (this.state === READING_HEADER) offset = this.readHeader(chunk, offset);
+      else if (this.state === READING_PAYLOAD) offset = this.readPayload(chunk, offset);
+      else {
+        // Inflating: keep the rest, ahead of anything pushed since, so order is preserved.
+        if (this.state === INFLATING) this.pending.unshift(chunk.subarray(offset));
+        return;
+      }
+    }
+  }
+
+  private readHeader(chunk: Uint8Array, offset: number): number {
+    // Fast path: the whole header sits in this chunk.
+    if (this.headerLength === 0 && chunk.length - offset >= 2) {
+      const size = headerSize(chunk[offset + 1]!);
+      if (chunk.length - offset >= size) {
+        this.parseHeader(chunk, offset);
+        return offset + size;
+      }
+    }
+    const header = this.headerBytes;
+    while (offset < chunk.length) {
+      header[this.headerLength++] = chunk[offset++]!;
+      if (this.headerLength >= 2 && this.headerLength === headerSize(header[1]!)) {
+        this.headerLength = 0;
+        this.parseHeader(header, 0);
+        break;
+      }
+    }
+    return offset;
+  }
+
+  private parseHeader(bytes: Uint8Array, at: number): void {
+    const first = bytes[at]!;
+    const second = bytes[at + 1]!;
+    const fin = (first & 0x80) !== 0;
+    const rsv1 = (first & 0x40) !== 0;
+    const opcode = first & 0x0f;
+    const masked = (second & 0x80) !== 0;
+    let length = second & 0x7f;
+    let position = at + 2;
+    if (length === 126) {
+      length = (bytes[position]! << 8) | bytes[position + 1]!;
+      position += 2;
+    } else if (length === 127) {
+      const high = readUint32(bytes, position);
+      // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+      if (high >= 0x80000000) {
+        return this.fail(ErrorCode.InvalidPayloadLength, 1002, "64-bit payload length has its top bit set");
+      }
+      // Exact up to 2^53; anything larger is far above any maxPayload and is rejected below.
+      length = high * 0x100000000 + readUint32(bytes, position + 4);
+      position += 8;
+    }
+    if (masked) this.maskKey.set(bytes.subarray(position, position + 4));
+
+    if ((first & 0x30) !== 0 || (rsv1 && (opcode === Opcode.Continuation || !this.compression))) {
+      // RFC 6455 §5.2; RFC 7692 §6.1: RSV1 only on the first frame of a compressed message.
+      return this.fail(ErrorCode.UnexpectedRsv, 1002, "reserved bit set that no extension defines");
+    }
+    if (!isKnownOpcode(opcode)) {
+      return this.fail(ErrorCode.InvalidOpcode, 1002, `reserved opcode ${opcode}`);
+    }
+    if (masked !== this.isServer) {
+      return this.isServer
+        ? this.fail(ErrorCode.ExpectedMask, 1002, "client frames must be masked")
+        : this.fail(ErrorCode.UnexpectedMask, 1002, "server frames must not be masked");
+    }
+
+    if (isControlOpcode(opcode)) {
+      // RFC 6455 §5.5: control frames are never fragmented and carry at most 125 bytes.
+      if (!fin) return this.fail(ErrorCode.FragmentedControlFrame, 1002, "fragmented control frame");
+      if (rsv1) return this.fail(ErrorCode.UnexpectedRsv, 1002, "RSV1 set on a control frame");
+      if (length > 125) return this.fail(ErrorCode.ControlFrameTooLong, 1002, "control frame over 125 bytes");
+    } else {
+      if (opcode === Opcode.Continuation) {
+        if (this.messageOpcode === 0) {
+          return this.fail(ErrorCode.UnexpectedContinuation, 1002, "continuation frame with no message to continue");
+        }
+      } else {
+        if (this.messageOpcode !== 0) {
+          return this.fail(ErrorCode.ExpectedContinuation, 1002, "new message before the previous one finished");
+        }
+        this.messageOpcode = opcode;
+        this.messageCompressed = rsv1;
+      }
+      if (++this.fragments > this.maxFragments) {
+        return this.fail(ErrorCode.TooManyFragments, 1008, `message split into more than ${this.maxFragments} frames`);
+      }
+      // Checked on the declared length, before any payload is buffered (SECURITY.md row 8).
+      if (this.messageLength + length > this.maxPayload) {
+        return this.fail(ErrorCode.MessageTooBig, 1009, `message larger than maxPayload (${this.maxPayload} bytes)`);
+      }
+      this.messageLength += length;
+    }
+
+    this.fin = fin;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.frameLength = length;
+    this.remaining = length;
+    if (length === 0) this.completeFrame();
+    else this.state = READING_PAYLOAD;
+  }
+
+  private readPayload(chunk: Uint8Array, offset: number): number {
+    const available = chunk.length - offset;
+    const count = this.remaining < available ? this.remaining : available;
+    const piece = offset === 0 && count === chunk.length ? chunk : chunk.subarray(offset, offset + count);
+    if (this.masked) unmask(piece, this.maskKey, (this.frameLength - this.remaining) & 3);
+    this.remaining -= count;
+    const end = offset + count;
+
+    if (isControlOpcode(this.opcode) || this.messageCompressed) {
+      this.framePayload.push(piece, this.remaining);
+      if (this.framePayload.pieceCount > this.maxBufferedChunks) {
+        this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered for one frame");
+        return end;
+      }
+    } else if (this.fin && count === this.frameLength && this.message.byteLength === 0) {
+      // Fast path: a whole unfragmented message in one piece is delivered as a view, uncopied.
+      if (this.messageOpcode === Opcode.Text && !(this.utf8.write(piece) && this.utf8.end())) {
+        this.fail(ErrorCode.InvalidUtf8, 1007, "text message is not valid UTF-8");
+        return end;
+      }
+      this.state = READING_HEADER;
+      this.deliver(piece);
+      return end;
+    } else {
+      // Fail fast: invalid UTF-8 is reported as soon as the bytes that make it invalid arrive.
+      if (this.messageOpcode === Opcode.Text && !this.utf8.write(piece)) {
+        this.fail(ErrorCode.InvalidUtf8, 1007, "text message is not valid UTF-8");
+        return end;
+      }
+      this.message.push(piece, this.remaining);
+      if (this.message.pieceCount > this.maxBufferedChunks) {
+        this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered for one message");
+        return end;
+      }
+    }
+    if (this.remaining === 0) this.completeFrame();
+    return end;
+  }
+
+  private completeFrame(): void {
+    this.state = READING_HEADER;
+    const opcode = this.opcode;
+    if (isControlOpcode(opcode)) {
+      const payload = this.frameLength === 0 ? EMPTY : this.framePayload.take();
+      if (opcode === Opcode.Ping) this.handler.onPing(payload);
+      else if (opcode === Opcode.Pong) this.handler.onPong(payload);
+      else this.receiveClose(payload);
+    } else if (this.messageCompressed) {
+      this.inflate(this.framePayload.take(), this.fin);
+    } else if (this.fin) {
+      if (this.messageOpcode === Opcode.Text && !this.utf8.end()) {
+        return this.fail(ErrorCode.InvalidUtf8, 1007, "text message ends inside a UTF-8 sequence");
+      }
+      this.deliver(this.message.take());
+    }
+  }
+
+  private receiveClose(payload: Uint8Array): void {
+    let code: number;
+    let reason: string;
+    try {
+      ({ code, reason } = decodeClosePayload(payload));
+    } catch (error) {
+      if (error instanceof WebSocketError) return this.failWith(error);
+      throw error;
+    }
+    // RFC 6455 §5.5.1: nothing after a close frame is processed.
+    this.stop();
+    this.handler.onClose(code, reason);
+  }
+
+  private inflate(data: Uint8Array, fin: boolean): void {
+    this.state = INFLATING;
+    let calledBack = false;
+    let synchronous = true;
+    this.compression!.decompress(data, fin, this.maxPayload, (error, chunks) => {
+      if (calledBack || this.state !== INFLATING) return;
+      calledBack = true;
+      if (error) {
+        if (error instanceof WebSocketError) this.failWith(error);
+        else this.fail(ErrorCode.InflateFailed, 1007, `compressed data does not inflate: ${error.message}`);
+        return;
+      }
+      const isText = this.messageOpcode === Opcode.Text;
+      for (const chunk of chunks) {
+        if (isText && !this.utf8.write(chunk)) {
+          return this.fail(ErrorCode.InvalidUtf8, 1007, "text message is not valid UTF-8");
+        }
+        this.message.push(chunk, 0);
+      }
+      if (this.message.byteLength > this.maxPayload) {
+        return this.fail(ErrorCode.MessageTooBig, 1009, `message larger than maxPayload (${this.maxPayload} bytes)`);
+      }
+      if (this.message.pieceCount > this.maxBufferedChunks) {
+        return this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered for one message");
+      }
+      this.state = READING_HEADER;
+      if (fin) {
+        if (isText && !this.utf8.end()) {
+          return this.fail(ErrorCode.InvalidUtf8, 1007, "text message ends inside a UTF-8 sequence");
+        }
+        this.deliver(this.message.take());
+      }
+      if (!synchronous) this.resume();
+    });
+    synchronous = false;
+  }
+
+  /** Parses the input held while inflating, until it runs out or the next inflate starts. */
+  private resume(): void {
+    while (this.pending.length > 0 && this.state !== INFLATING && this.state !== STOPPED) {
+      this.process(this.pending.shift()!);
+    }
+  }
+
+  private deliver(data: Uint8Array): void {
+    const isBinary = this.messageOpcode === Opcode.Binary;
+    this.messageOpcode = 0;
+    this.messageCompressed = false;
+    this.fragments = 0;
+    this.messageLength = 0;
+    this.utf8.reset();
+    this.handler.onMessage(data, isBinary);
+  }
+
+  private fail(code: WebSocketError["code"], closeCode: number, message: string): void {
+    this.failWith(new WebSocketError(code, closeCode, message));
+  }
+
+  private failWith(error: WebSocketError): void {
+    this.stop();
+    this.handler.onError(error);
+  }
+}
+
+function readUint32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+}
