@@ -8,6 +8,7 @@ export function vitestConfig(overrides = {}) {
     test: {
       include: ["src/**/*.test.ts", "test/**/*.test.ts"],
       environment: "node",
+      passWithNoTests: true,
       testTimeout: 20_000,
       hookTimeout: 20_000,
       reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
