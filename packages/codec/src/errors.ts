@@ -40,8 +40,21 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * Marks WebSocketError instances. Each subpath bundle (`@ws/codec`, `@ws/codec/deflate`) carries
+ * its own copy of this class, and an application may load two versions of the package, so
+ * `instanceof` checks this brand instead of the prototype chain.
+ */
+const brand: unique symbol = Symbol.for("@ws/codec:WebSocketError") as never;
+
 /** A protocol violation by the peer: `code` says what, `closeCode` is what to send in the close frame. */
 export class WebSocketError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== WebSocketError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as { [brand]?: boolean })[brand] === true;
+  }
+
+  private readonly [brand] = true;
   readonly code: ErrorCode;
   readonly closeCode: number;
 
