@@ -1,1 +1,23 @@
-export {};
+export { WebSocketServer, createServer, type CloseOptions, type ServerEvents } from "./server.js";
+export {
+  Connection,
+  ReadyState,
+  type ConnectionEvents,
+  type IteratedMessage,
+  type SendData,
+  type SendOptions,
+} from "./connection.js";
+export { PreparedMessage, broadcast, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
+export { ServerErrorCode, WebSocketServerError } from "./errors.js";
+export { safeEqual } from "./credentials.js";
+export type {
+  HeadersInit,
+  ServerOptions,
+  UpgradeAccept,
+  UpgradeDecision,
+  UpgradeHook,
+  UpgradeInfo,
+  UpgradeReject,
+} from "./options.js";
+export { CloseCode, ErrorCode, WebSocketError } from "@ws/codec";
+export type { PerMessageDeflateOptions } from "@ws/codec/deflate";

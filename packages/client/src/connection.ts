@@ -1,0 +1,491 @@
+import { isUtf8 } from "node:buffer";
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { isAnyArrayBuffer } from "node:util/types";
+import { Protocol, type MessageCompression, type ProtocolHandler, type WebSocketError } from "@ws/codec";
+import { ClientError, ClientErrorCode } from "./errors.js";
+import { openHandshake, type HandshakeResult } from "./handshake.js";
+import { parseWebSocketUrl, resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.js";
+
+/** How a connection ended. */
+export interface CloseInfo {
+  /** The server's close code; 1005 when its close frame had none; 1006 when none arrived. */
+  code: number;
+  /** The server's close reason, or "". */
+  reason: string;
+  /** Both close frames were exchanged and then TCP closed (WHATWG "closed cleanly"). */
+  wasClean: boolean;
+  /** Why the connection failed, when it did: a `WebSocketError` (protocol) or a `ClientError`. */
+  error?: Error;
+}
+
+/** A received message: text as a string, binary as a Buffer. */
+export type Message = string | Buffer;
+
+/** What `send` accepts. Strings go as text messages, bytes as binary ones unless `binary` says otherwise. */
+export type SendData = string | ArrayBuffer | ArrayBufferView;
+
+export interface MessageSendOptions {
+  /** Send as a binary (true) or text (false) message. Default: text for strings, binary otherwise. */
+  binary?: boolean;
+  /** Compress this message (when permessage-deflate was negotiated). Default: when over the threshold. */
+  compress?: boolean;
+}
+
+export interface ConnectionEvents {
+  message: [data: Message, isBinary: boolean];
+  ping: [payload: Buffer];
+  pong: [payload: Buffer];
+  /** `send` returned false earlier and the buffered amount is below `highWaterMark` again. */
+  drain: [];
+  /** Emitted only when a listener is attached; the same error is also in the `close` info. */
+  error: [error: Error];
+  close: [info: CloseInfo];
+}
+
+const EMPTY = new Uint8Array(0);
+/** Messages queued for an async iterator before the socket is paused (receive backpressure). */
+const ITERATOR_PAUSE_AT = 256;
+const ITERATOR_RESUME_AT = 64;
+
+/**
+ * An open WebSocket connection, the Node API (`connect()` resolves to one). It is a thin shell over
+ * the codec's `Protocol`: socket bytes go in, frames come out, and it adds timeouts, backpressure
+ * and events.
+ */
+export class Connection extends EventEmitter<ConnectionEvents> implements AsyncIterable<Message> {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+
+  /** The URL connected to (after redirects). */
+  readonly url: string;
+  /** The subprotocol the server chose, or "". */
+  readonly protocol: string;
+  /** The extensions the server accepted, as its `Sec-WebSocket-Extensions` header, or "". */
+  readonly extensions: string;
+  /** Resolves when the connection is closed; never rejects. */
+  readonly closed: Promise<CloseInfo>;
+
+  #readyState: number = Connection.OPEN;
+  readonly #socket: Socket;
+  readonly #protocol: Protocol;
+  readonly #compression: MessageCompression | null;
+  readonly #options: ResolvedOptions;
+  #head: Buffer | null;
+  #started = false;
+  #error: Error | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #closeInfo: CloseInfo | undefined;
+  #resolveClosed!: (info: CloseInfo) => void;
+  #waitingDrain = false;
+  #streaming = false;
+  readonly #iterators = new Set<MessageQueue>();
+
+  /** @internal Created by `connect()` and the WebSocket class after a successful handshake. */
+  constructor(handshake: HandshakeResult, options: ResolvedOptions) {
+    super();
+    this.url = handshake.url.href;
+    this.protocol = handshake.protocol;
+    this.extensions = handshake.extensions;
+    this.#socket = handshake.socket;
+    this.#head = handshake.head;
+    this.#compression = handshake.compression;
+    this.#options = options;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    const handler: ProtocolHandler = {
+      write: (chunks) => this.#write(chunks),
+      onMessage: (data, isBinary) => this.#onMessage(data, isBinary),
+      onPing: (payload) => this.emit("ping", toBuffer(payload)),
+      onPong: (payload) => this.emit("pong", toBuffer(payload)),
+      onClose: () => this.#onCloseFrame(),
+      onError: (error) => this.#onProtocolError(error),
+      closeTransport: () => this.#closeTransport(),
+    };
+    this.#protocol = new Protocol(
+      {
+        role: "client",
+        compression: handshake.compression,
+        fastUtf8: isUtf8,
+        maxPayload: options.maxPayload,
+        maxFragments: options.maxFragments,
+        maxBufferedChunks: options.maxBufferedChunks,
+        autoPong: options.autoPong,
+      },
+      handler,
+    );
+    const socket = this.#socket;
+    socket.on("error", (error) => this.#fail(connectionError(error)));
+    socket.on("close", () => this.#onSocketClose());
+    socket.on("end", () => this.#onSocketEnd());
+    socket.on("drain", () => this.#maybeDrain());
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+  }
+
+  /** @internal Starts reading: the frames that came with the handshake response first. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const head = this.#head;
+    this.#head = null;
+    if (this.#readyState === Connection.CLOSED) return;
+    if (head !== null && head.length > 0) this.#protocol.receive(head);
+    this.#socket.on("data", (chunk: Buffer) => this.#protocol.receive(chunk));
+    this.#socket.resume();
+  }
+
+  /** CONNECTING (0, never seen here), OPEN (1), CLOSING (2) or CLOSED (3), as in the WHATWG API. */
+  get readyState(): number {
+    return this.#readyState;
+  }
+
+  /** Bytes accepted by `send` and not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return this.#socket.writableLength + this.#protocol.queuedBytes;
+  }
+
+  /** How the connection ended, once it has. */
+  get closeInfo(): CloseInfo | undefined {
+    return this.#closeInfo;
+  }
+
+  /**
+   * Sends one message. Returns false when `highWaterMark` bytes or more now wait to be sent (wait
+   * for `drain`), or when the connection is closing or closed (the message is dropped).
+   */
+  send(data: SendData, options?: MessageSendOptions): boolean {
+    const bytes = toBytes(data);
+    if (this.#readyState !== Connection.OPEN) return false;
+    if (this.#streaming) throw new Error("a streamed message is being sent; wait for sendStream() to finish");
+    if (!this.#checkBuffer(bytes.length)) return false;
+    const isBinary = options?.binary ?? typeof data !== "string";
+    const compress = options?.compress;
+    if (!this.#protocol.send(bytes, isBinary, compress === undefined ? undefined : { compress })) return false;
+    return this.#belowHighWaterMark();
+  }
+
+  /**
+   * Sends one message made of the chunks of `source` as they come, one frame each (RFC 6455 §5.4):
+   * for data whose size is not known up front. Waits for `drain` between chunks. Resolves false if
+   * the connection closed before the last frame went out.
+   */
+  async sendStream(
+    source: AsyncIterable<SendData> | Iterable<SendData>,
+    options?: MessageSendOptions,
+  ): Promise<boolean> {
+    if (this.#streaming) throw new Error("a streamed message is already being sent");
+    if (this.#readyState !== Connection.OPEN) return false;
+    this.#streaming = true;
+    const isBinary = options?.binary ?? true;
+    const sendOptions = options?.compress === undefined ? undefined : { compress: options.compress };
+    try {
+      let previous: Uint8Array | null = null;
+      for await (const chunk of source) {
+        const bytes = toBytes(chunk);
+        if (previous !== null) {
+          if (!this.#checkBuffer(previous.length)) return false;
+          if (!this.#protocol.sendFragment(previous, isBinary, false, sendOptions)) return false;
+          if (!this.#belowHighWaterMark()) await this.drain();
+          if (this.#readyState !== Connection.OPEN) return false;
+        }
+        previous = bytes;
+      }
+      const last = previous ?? EMPTY;
+      if (!this.#checkBuffer(last.length)) return false;
+      return this.#protocol.sendFragment(last, isBinary, true, sendOptions);
+    } finally {
+      this.#streaming = false;
+    }
+  }
+
+  /** Sends a ping (at most 125 bytes). Returns false when closing or closed. */
+  ping(data: SendData = EMPTY): boolean {
+    if (this.#readyState !== Connection.OPEN) return false;
+    return this.#protocol.ping(toBytes(data));
+  }
+
+  /** Sends an unsolicited pong (a heartbeat, RFC 6455 §5.5.3). Returns false when closing or closed. */
+  pong(data: SendData = EMPTY): boolean {
+    if (this.#readyState !== Connection.OPEN) return false;
+    return this.#protocol.pong(toBytes(data));
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2) with an optional code (1000 or 3000-4999, or one
+   * the codec allows) and reason (at most 123 UTF-8 bytes). The socket is destroyed if the server
+   * does not finish the handshake within `closeTimeout`. Resolves like `closed`.
+   */
+  close(code?: number, reason?: string): Promise<CloseInfo> {
+    if (this.#readyState === Connection.OPEN) {
+      this.#protocol.close(code, reason);
+      this.#readyState = Connection.CLOSING;
+      this.#armCloseTimer();
+    }
+    return this.closed;
+  }
+
+  /** Destroys the socket at once, without a closing handshake (the close code is 1006). */
+  terminate(): void {
+    if (this.#readyState === Connection.CLOSED) return;
+    this.#readyState = Connection.CLOSING;
+    this.#socket.destroy();
+  }
+
+  /** Resolves once fewer than `highWaterMark` bytes wait to be sent, or the connection closed. */
+  drain(): Promise<void> {
+    if (this.#readyState === Connection.CLOSED || this.#belowHighWaterMark()) return Promise.resolve();
+    this.#waitingDrain = true;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.off("drain", done);
+        this.off("close", done);
+        resolve();
+      };
+      this.on("drain", done);
+      this.on("close", done);
+    });
+  }
+
+  /**
+   * Iterates over the messages received from now on; ends when the connection closes, and throws the
+   * error that failed it, if one did. The socket stops reading while many messages wait unconsumed.
+   * Leaving the loop early does not close the connection.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    const queue = new MessageQueue(this.#closeInfo, () => this.#iteratorProgress(), () => this.#iterators.delete(queue));
+    if (this.#closeInfo === undefined) this.#iterators.add(queue);
+    return queue;
+  }
+
+  #belowHighWaterMark(): boolean {
+    const below = this.bufferedAmount < this.#options.highWaterMark;
+    if (!below) this.#waitingDrain = true;
+    return below;
+  }
+
+  /** SECURITY.md row 15: past `maxBufferedAmount` the connection fails instead of growing memory. */
+  #checkBuffer(length: number): boolean {
+    if (this.bufferedAmount + length <= this.#options.maxBufferedAmount) return true;
+    this.#fail(
+      new ClientError(
+        ClientErrorCode.BufferOverflow,
+        `more than maxBufferedAmount (${this.#options.maxBufferedAmount}) bytes wait to be sent; the server is not reading`,
+      ),
+    );
+    this.#socket.destroy();
+    return false;
+  }
+
+  #write(chunks: Uint8Array[]): void {
+    const socket = this.#socket;
+    if (!socket.writable) return;
+    const callback = this.#waitingDrain ? () => this.#maybeDrain() : undefined;
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!, callback);
+      return;
+    }
+    socket.cork();
+    for (let i = 0; i < chunks.length; i++) socket.write(chunks[i]!, i === chunks.length - 1 ? callback : undefined);
+    socket.uncork();
+  }
+
+  #maybeDrain(): void {
+    if (!this.#waitingDrain || this.#readyState === Connection.CLOSED) return;
+    if (this.bufferedAmount >= this.#options.highWaterMark) return;
+    this.#waitingDrain = false;
+    this.emit("drain");
+  }
+
+  #onMessage(data: Uint8Array, isBinary: boolean): void {
+    const buffer = toBuffer(data);
+    // The codec has checked the UTF-8 already.
+    const message: Message = isBinary ? buffer : buffer.toString("utf8");
+    this.emit("message", message, isBinary);
+    for (const queue of this.#iterators) queue.push(message);
+    if (this.#iterators.size > 0) this.#iteratorProgress();
+  }
+
+  #iteratorProgress(): void {
+    let longest = 0;
+    for (const queue of this.#iterators) longest = Math.max(longest, queue.length);
+    const socket = this.#socket;
+    if (longest >= ITERATOR_PAUSE_AT && !socket.isPaused()) socket.pause();
+    else if (longest <= ITERATOR_RESUME_AT && socket.isPaused() && this.#started) socket.resume();
+  }
+
+  /** The server's close frame arrived and our echo is queued; the server now closes TCP. */
+  #onCloseFrame(): void {
+    if (this.#readyState === Connection.OPEN) this.#readyState = Connection.CLOSING;
+    // RFC 6455 §7.1.1: the client waits for the server to close TCP, but not forever.
+    this.#armCloseTimer();
+  }
+
+  #onProtocolError(error: WebSocketError): void {
+    this.#fail(error);
+  }
+
+  #fail(error: Error): void {
+    if (this.#error !== undefined || this.#readyState === Connection.CLOSED) return;
+    this.#error = error;
+    if (this.#readyState === Connection.OPEN) this.#readyState = Connection.CLOSING;
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+  }
+
+  #closeTransport(): void {
+    this.#socket.end();
+    this.#armCloseTimer();
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#readyState === Connection.CLOSED) return;
+    this.#closeTimer = setTimeout(() => {
+      if (!this.#protocol.closeReceived) {
+        this.#fail(
+          new ClientError(
+            ClientErrorCode.CloseTimeout,
+            `the server did not answer the close frame within ${this.#options.closeTimeout} ms`,
+          ),
+        );
+      }
+      this.#socket.destroy();
+    }, this.#options.closeTimeout);
+    this.#closeTimer.unref();
+  }
+
+  #onSocketEnd(): void {
+    // The server closed its side: nothing more will arrive (RFC 6455 §7.1.1).
+    this.#protocol.receiveEof();
+    if (!this.#socket.writableEnded) this.#socket.end();
+  }
+
+  #onSocketClose(): void {
+    if (this.#closeInfo !== undefined) return;
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    this.#protocol.receiveEof();
+    this.#compression?.close();
+    this.#readyState = Connection.CLOSED;
+    const protocol = this.#protocol;
+    const received = protocol.closeReceived;
+    const info: CloseInfo = {
+      code: received ? protocol.closeCode : 1006,
+      reason: received ? protocol.closeReason : "",
+      wasClean: received && protocol.closeSent && this.#error === undefined,
+    };
+    if (this.#error !== undefined) info.error = this.#error;
+    this.#closeInfo = info;
+    for (const queue of this.#iterators) queue.end(info);
+    this.#iterators.clear();
+    this.emit("close", info);
+    this.#resolveClosed(info);
+  }
+}
+
+/** Opens a WebSocket connection; resolves once the opening handshake succeeded. */
+export async function connect(url: string | URL, options?: ClientOptions): Promise<Connection> {
+  const target = parseWebSocketUrl(url);
+  const resolved = resolveOptions(options);
+  const handshake = await openHandshake(target, resolved).promise;
+  const connection = new Connection(handshake, resolved);
+  // Reading starts after the caller's `await` has resumed, so listeners attached right after it
+  // see the first message.
+  setImmediate(() => connection.start());
+  return connection;
+}
+
+function connectionError(error: Error): ClientError {
+  return new ClientError(ClientErrorCode.ConnectionFailed, `connection error: ${error.message}`, { cause: error });
+}
+
+export function toBytes(data: SendData): Uint8Array {
+  if (typeof data === "string") return Buffer.from(data, "utf8");
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (isAnyArrayBuffer(data)) return new Uint8Array(data);
+  throw new TypeError("data must be a string, an ArrayBuffer or an ArrayBufferView");
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** The buffer behind one async iterator over a connection's messages. */
+class MessageQueue implements AsyncIterableIterator<Message> {
+  readonly #items: Message[] = [];
+  #head = 0;
+  #waiting: { resolve: (result: IteratorResult<Message>) => void; reject: (error: Error) => void } | null = null;
+  #ended: CloseInfo | undefined;
+  #detached = false;
+  readonly #onProgress: () => void;
+  readonly #onDetach: () => void;
+
+  constructor(ended: CloseInfo | undefined, onProgress: () => void, onDetach: () => void) {
+    this.#ended = ended;
+    this.#onProgress = onProgress;
+    this.#onDetach = onDetach;
+  }
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(message: Message): void {
+    if (this.#detached) return;
+    const waiting = this.#waiting;
+    if (waiting !== null) {
+      this.#waiting = null;
+      waiting.resolve({ value: message, done: false });
+      return;
+    }
+    this.#items.push(message);
+  }
+
+  end(info: CloseInfo): void {
+    this.#ended = info;
+    const waiting = this.#waiting;
+    if (waiting === null) return;
+    this.#waiting = null;
+    if (info.error !== undefined) waiting.reject(info.error);
+    else waiting.resolve({ value: undefined, done: true });
+  }
+
+  next(): Promise<IteratorResult<Message>> {
+    if (this.length > 0) {
+      const value = this.#items[this.#head]!;
+      this.#items[this.#head++] = "";
+      if (this.#head === this.#items.length) {
+        this.#items.length = 0;
+        this.#head = 0;
+      }
+      this.#onProgress();
+      return Promise.resolve({ value, done: false });
+    }
+    const ended = this.#ended;
+    if (ended !== undefined || this.#detached) {
+      if (ended?.error !== undefined && !this.#detached) {
+        this.#detached = true;
+        return Promise.reject(ended.error);
+      }
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<Message>> {
+    this.#detached = true;
+    this.#items.length = 0;
+    this.#head = 0;
+    this.#onDetach();
+    this.#onProgress();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    return this;
+  }
+}

@@ -1,0 +1,168 @@
+// SECURITY.md rows that apply to a client, through real sockets: a hostile server sends the input and
+// the test checks the close code, the error code, that the process survives and that memory stays
+// bounded. Rows 6, 7, 8 and 13 are also covered case by case in protocol.test.ts and
+// handshake.test.ts; row 12 in transport.test.ts.
+import { describe, expect, it, afterEach } from "vitest";
+import { connect } from "../src/index.js";
+import { closeCodeOf, deflateBomb, frame, scriptedServer, type ScriptedServer } from "./helpers.js";
+
+let server: ScriptedServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+describe("SECURITY row 5: floods of tiny fragments and chunks", () => {
+  it("closes with 1008 or 1009 on a flood of empty fragments", async () => {
+    let answer: number | undefined;
+    server = await scriptedServer(async (peer) => {
+      await peer.accept();
+      const flood = [frame({ opcode: 2, fin: false })];
+      for (let i = 0; i < 2000; i++) flood.push(frame({ opcode: 0, fin: false }));
+      peer.write(Buffer.concat(flood));
+      const reply = await peer.readFrame();
+      answer = closeCodeOf(reply!);
+      peer.socket.end();
+    });
+    const conn = await connect(server.url, { maxFragments: 1000 });
+    const info = await conn.closed;
+    expect([1008, 1009]).toContain(answer);
+    expect(info.error).toMatchObject({ code: "WS_ERR_TOO_MANY_FRAGMENTS" });
+  });
+
+  it("bounds one message sent as thousands of one-byte TCP writes", async () => {
+    let answer: number | undefined;
+    server = await scriptedServer(async (peer) => {
+      await peer.accept();
+      peer.socket.setNoDelay(true);
+      // A 100 KiB message declared up front, then trickled; the client has maxPayload 1 KiB.
+      const header = Buffer.from([0x82, 127, 0, 0, 0, 0, 0, 1, 0x90, 0]);
+      peer.write(header);
+      for (let i = 0; i < 200 && !peer.socket.destroyed; i++) peer.write(Buffer.of(i));
+      const reply = await peer.readFrame();
+      answer = reply === null ? undefined : closeCodeOf(reply);
+      peer.socket.end();
+    });
+    const conn = await connect(server.url, { maxPayload: 1024 });
+    await conn.closed;
+    expect(answer).toBe(1009);
+  });
+});
+
+describe("SECURITY rows 6, 7 and 8: sizes", () => {
+  it("row 6: a 256 MiB deflate bomb stops at maxPayload with 1009 and little memory", async () => {
+    const bomb = await deflateBomb(256 * 1024 * 1024);
+    expect(bomb.length).toBeLessThan(512 * 1024);
+    let answer: number | undefined;
+    server = await scriptedServer(async (peer) => {
+      await peer.accept(["Sec-WebSocket-Extensions: permessage-deflate"]);
+      peer.write(frame({ opcode: 2, rsv1: true, payload: bomb }));
+      answer = closeCodeOf((await peer.readFrame())!);
+      peer.socket.end();
+    });
+    const before = process.memoryUsage().rss;
+    const conn = await connect(server.url, { maxPayload: 4 * 1024 * 1024 });
+    const info = await conn.closed;
+    expect(answer).toBe(1009);
+    expect(info.error).toMatchObject({ code: "WS_ERR_MESSAGE_TOO_BIG" });
+    expect(process.memoryUsage().rss - before).toBeLessThan(128 * 1024 * 1024);
+  });
+
+  it("rows 7 and 8: a 2^63 length closes with 1002, a 2^53 length with 1009, before any allocation", async () => {
+    for (const [declared, expected] of [
+      [1n << 63n, 1002],
+      [(1n << 53n) + 1n, 1009],
+      [(1n << 32n) + 5n, 1009],
+    ] as const) {
+      let answer: number | undefined;
+      server = await scriptedServer(async (peer) => {
+        await peer.accept();
+        peer.write(frame({ opcode: 2, declaredLength: declared }));
+        answer = closeCodeOf((await peer.readFrame())!);
+        peer.socket.end();
+      });
+      const conn = await connect(server.url);
+      await conn.closed;
+      expect(answer).toBe(expected);
+      await server.close();
+      server = undefined;
+    }
+  });
+});
+
+describe("SECURITY row 15: a server that never reads", () => {
+  it("send reports backpressure, then the connection fails at maxBufferedAmount", async () => {
+    server = await scriptedServer(async (peer) => {
+      await peer.accept();
+      peer.socket.pause(); // never reads again
+    });
+    const conn = await connect(server.url, {
+      perMessageDeflate: false,
+      highWaterMark: 256 * 1024,
+      maxBufferedAmount: 8 * 1024 * 1024,
+    });
+    const chunk = Buffer.alloc(256 * 1024);
+    let sawBackpressure = false;
+    let sent = 0;
+    for (let i = 0; i < 1000 && conn.readyState === 1; i++) {
+      if (!conn.send(chunk)) sawBackpressure = true;
+      sent++;
+    }
+    expect(sawBackpressure).toBe(true);
+    expect(sent).toBeLessThan(1000);
+    const info = await conn.closed;
+    expect(info.code).toBe(1006);
+    expect(info.error).toMatchObject({ code: "WS_ERR_BUFFER_OVERFLOW" });
+  });
+
+  it("drain() resolves once the server reads again", async () => {
+    let resume!: () => void;
+    server = await scriptedServer(async (peer) => {
+      await peer.accept();
+      peer.socket.pause();
+      resume = () => peer.socket.resume();
+    });
+    const conn = await connect(server.url, { perMessageDeflate: false, highWaterMark: 64 * 1024 });
+    const chunk = Buffer.alloc(64 * 1024);
+    let ok = true;
+    for (let i = 0; i < 500 && ok; i++) ok = conn.send(chunk);
+    expect(ok).toBe(false);
+    expect(conn.bufferedAmount).toBeGreaterThanOrEqual(64 * 1024);
+    const drained = conn.drain();
+    const drainEvent = new Promise<void>((resolve) => conn.once("drain", resolve));
+    resume();
+    await drained;
+    await drainEvent;
+    expect(conn.bufferedAmount).toBeLessThan(64 * 1024);
+    conn.terminate();
+  });
+});
+
+describe("SECURITY row 16: a server that never answers the close frame", () => {
+  it("destroys the socket after closeTimeout and reports 1006", async () => {
+    let peerClosed!: Promise<void>;
+    server = await scriptedServer(async (peer) => {
+      peerClosed = peer.closed;
+      await peer.accept();
+      // Reads the close frame but never answers and never closes.
+    });
+    const conn = await connect(server.url, { closeTimeout: 300 });
+    const info = await conn.close(1000);
+    expect(info.code).toBe(1006);
+    expect(info.wasClean).toBe(false);
+    expect(info.error).toMatchObject({ code: "WS_ERR_CLOSE_TIMEOUT" });
+    await peerClosed;
+  });
+
+  it("destroys the socket when the server echoes the close frame but keeps TCP open", async () => {
+    server = await scriptedServer(async (peer) => {
+      await peer.accept();
+      const f = await peer.readFrame();
+      peer.write(Buffer.from([0x88, 0x02, f!.payload[0]!, f!.payload[1]!]));
+    });
+    const conn = await connect(server.url, { closeTimeout: 300 });
+    const info = await conn.close(1000);
+    // Both close frames were exchanged, so the close is clean even though we had to drop TCP.
+    expect(info).toEqual({ code: 1000, reason: "", wasClean: true });
+  });
+});

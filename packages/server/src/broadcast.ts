@@ -1,0 +1,74 @@
+import { Opcode, encodeFrame } from "@ws/codec";
+import { toBytes, type Connection, type SendData } from "./connection.js";
+
+/**
+ * A message framed once and sent to many connections (the frame header is shared, the payload is
+ * never copied). Connections that negotiated permessage-deflate compress it themselves: their
+ * compressor state differs per connection unless context takeover is off, and the codec offers no
+ * way yet to queue a pre-compressed frame behind in-flight compression jobs.
+ */
+export class PreparedMessage {
+  readonly payload: Uint8Array;
+  readonly isBinary: boolean;
+  private chunks: Uint8Array[] | null = null;
+
+  constructor(data: SendData, options?: { binary?: boolean }) {
+    this.payload = toBytes(data);
+    this.isBinary = options?.binary ?? typeof data !== "string";
+  }
+
+  /** The unmasked, uncompressed frame (RFC 6455 §5.2: server frames are never masked). */
+  frame(): Uint8Array[] {
+    let chunks = this.chunks;
+    if (chunks === null) {
+      chunks = encodeFrame(this.isBinary ? Opcode.Binary : Opcode.Text, this.payload, { fin: true, rsv1: false, mask: false });
+      this.chunks = chunks;
+    }
+    return chunks;
+  }
+}
+
+export interface BroadcastOptions<T> {
+  /** A connection (usually the sender) or set of connections to skip. */
+  except?: Connection<T> | ReadonlySet<Connection<T>>;
+  /** Only connections for which this returns true. */
+  filter?: (conn: Connection<T>) => boolean;
+  binary?: boolean;
+}
+
+export interface BroadcastResult {
+  /** Connections the message was queued on. */
+  sent: number;
+  /** Connections that were closing, or whose send was refused by backpressure limits. */
+  skipped: number;
+}
+
+/** Sends one message to every open connection in `clients` that passes `options`. */
+export function broadcast<T>(
+  clients: Iterable<Connection<T>>,
+  data: SendData | PreparedMessage,
+  options?: BroadcastOptions<T>,
+): BroadcastResult {
+  const message = data instanceof PreparedMessage ? data : new PreparedMessage(data, options);
+  const except = options?.except;
+  const filter = options?.filter;
+  let sent = 0;
+  let skipped = 0;
+  for (const conn of clients) {
+    if (except !== undefined && (except === conn || (except instanceof Set && except.has(conn)))) continue;
+    if (filter !== undefined && !filter(conn)) continue;
+    if (conn.readyState !== 1) {
+      skipped++;
+      continue;
+    }
+    try {
+      conn.sendPrepared(message);
+      if (conn.readyState === 1) sent++;
+      else skipped++;
+    } catch {
+      // backpressure: "reject" refused it for this slow connection; the others still get it.
+      skipped++;
+    }
+  }
+  return { sent, skipped };
+}

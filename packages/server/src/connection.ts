@@ -1,0 +1,591 @@
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { isUtf8 } from "node:buffer";
+import { Writable } from "node:stream";
+import { Protocol, type MessageCompression, type WebSocketError } from "@ws/codec";
+import { ServerErrorCode, WebSocketServerError } from "./errors.js";
+import { Liveness } from "./heartbeat.js";
+import type { PreparedMessage } from "./broadcast.js";
+
+/** WHATWG `WebSocket.readyState` values. A server connection starts OPEN. */
+export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+/** Anything `send` accepts: text, or bytes in any binary container. */
+export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView;
+
+export interface SendOptions {
+  /** Send bytes as a text message (they must be UTF-8) or a string as binary. Default: strings are text, bytes binary. */
+  binary?: boolean;
+  /** Compress when permessage-deflate was negotiated. Default: when at least its threshold. */
+  compress?: boolean;
+}
+
+export interface ConnectionEvents {
+  /** A whole message: text is UTF-8 bytes (`data.toString()`), validated already. */
+  message: [data: Buffer, isBinary: boolean];
+  /** The TCP connection closed. `code` is the peer's close code, or 1006 when none arrived. */
+  close: [code: number, reason: string];
+  /** Emitted only when listened to; `close` always follows. */
+  error: [error: WebSocketError | WebSocketServerError];
+  ping: [payload: Buffer];
+  pong: [payload: Buffer];
+  /** `bufferedAmount` fell back under `highWaterMark` after a `send` returned false. */
+  drain: [];
+}
+
+/** Settings a connection takes from its server. */
+export interface ConnectionSettings {
+  maxPayload: number;
+  maxFragments: number;
+  maxBufferedChunks: number;
+  receiveHighWaterMark: number;
+  highWaterMark: number;
+  maxBufferedAmount: number;
+  backpressure: "close" | "reject";
+  pingInterval: number;
+  pongTimeout: number;
+  idleTimeout: number;
+  closeTimeout: number;
+}
+
+export interface ConnectionInit<T> {
+  data: T;
+  protocol: string;
+  extensions: string;
+  url: string;
+  compression: MessageCompression | null;
+  /** Called once, after `close` is emitted. */
+  onClosed?: (conn: Connection<T>) => void;
+}
+
+/** One iterated message: text as a string, binary as a Buffer. */
+export type IteratedMessage = string | Buffer;
+
+const EMPTY = Buffer.alloc(0);
+/** Bytes charged per message held for the iterator, so that floods of empty messages are bounded too. */
+const MESSAGE_OVERHEAD = 64;
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  // Views of socket reads are Buffers already; only other Uint8Arrays need a Buffer view.
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Normalises what `send` accepts to bytes, without copying binary data. */
+export function toBytes(data: SendData): Uint8Array {
+  if (typeof data === "string") return Buffer.from(data, "utf8");
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer || Object.prototype.toString.call(data) === "[object SharedArrayBuffer]") {
+    return new Uint8Array(data as ArrayBuffer);
+  }
+  throw new WebSocketServerError(
+    ServerErrorCode.InvalidArgument,
+    "send() takes a string, an ArrayBuffer or an ArrayBufferView",
+  );
+}
+
+/**
+ * One accepted WebSocket connection: a thin I/O shell over the codec's `Protocol`. It writes what
+ * the protocol asks for (corked, one writev per tick), feeds it what the socket reads, and adds what
+ * the protocol leaves to the shell: backpressure, pausing reads for a slow consumer, liveness and
+ * close timers.
+ */
+export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
+  /** What the `upgrade` hook returned as `data`. */
+  data: T;
+  /** The selected subprotocol, or "". */
+  readonly protocol: string;
+  /** The `Sec-WebSocket-Extensions` value sent in the 101 response, or "". */
+  readonly extensions: string;
+  /** The request target of the upgrade request (path and query). */
+  readonly url: string;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** Close code to report: the peer's, or 1006 when the connection ended without its close frame. */
+  closeCode = 1006;
+  closeReason = "";
+  /** Why the connection failed, when it did. */
+  closeError: WebSocketError | WebSocketServerError | null = null;
+
+  private readonly socket: Socket;
+  private readonly protocolCore: Protocol;
+  private readonly compression: MessageCompression | null;
+  private readonly settings: ConnectionSettings;
+  private readonly liveness: Liveness;
+  private readonly onClosed: ((conn: Connection<T>) => void) | undefined;
+  private state: ReadyState = ReadyState.OPEN;
+  private corked = false;
+  private needDrain = false;
+  private drainWaiters: Array<(error: Error | null) => void> = [];
+  private closeTimer: NodeJS.Timeout | null = null;
+
+  // Fragmented sending (`stream()`): whole messages sent meanwhile wait here, in order.
+  private streaming = false;
+  private held: Array<{ bytes: Uint8Array; isBinary: boolean; compress: boolean | undefined }> = [];
+  private heldBytes = 0;
+
+  // Receiving: pauses requested by the user, and the async iterator's backlog.
+  private userPaused = false;
+  private readPaused = false;
+  private iterating = false;
+  private backlog: IteratedMessage[] = [];
+  private backlogHead = 0;
+  private backlogBytes = 0;
+  private waiter: ((result: IteratorResult<IteratedMessage, undefined>) => void) | null = null;
+
+  constructor(socket: Socket, init: ConnectionInit<T>, settings: ConnectionSettings) {
+    super();
+    this.socket = socket;
+    this.data = init.data;
+    this.protocol = init.protocol;
+    this.extensions = init.extensions;
+    this.url = init.url;
+    this.remoteAddress = socket.remoteAddress;
+    this.remotePort = socket.remotePort;
+    this.compression = init.compression;
+    this.settings = settings;
+    this.onClosed = init.onClosed;
+    this.protocolCore = new Protocol(
+      {
+        role: "server",
+        compression: init.compression,
+        fastUtf8: isUtf8,
+        maxPayload: settings.maxPayload,
+        maxFragments: settings.maxFragments,
+        maxBufferedChunks: settings.maxBufferedChunks,
+      },
+      {
+        write: (chunks) => this.write(chunks),
+        onMessage: (data, isBinary) => this.receiveMessage(data, isBinary),
+        onPing: (payload) => this.emit("ping", toBuffer(payload)),
+        onPong: (payload) => this.emit("pong", toBuffer(payload)),
+        onClose: (code, reason) => this.receiveClose(code, reason),
+        onError: (error) => this.fail(error),
+        closeTransport: () => this.closeTransport(),
+      },
+    );
+    this.liveness = new Liveness(
+      {
+        sendPing: () => {
+          if (this.state === ReadyState.OPEN) this.protocolCore.ping();
+        },
+        isReadPaused: () => this.readPaused,
+        onPongTimeout: () => {
+          this.fail(new WebSocketServerError(ServerErrorCode.PongTimeout, "no answer to a ping within pongTimeout"));
+          this.socket.destroy();
+        },
+        onIdle: () => this.close(1000, "idle timeout"),
+      },
+      settings.pingInterval,
+      settings.pongTimeout,
+      settings.idleTimeout,
+    );
+  }
+
+  /** Starts reading. Called by the server after the 'connection' event, with bytes read past the handshake. */
+  start(head: Uint8Array | undefined): void {
+    const socket = this.socket;
+    socket.setTimeout(0);
+    socket.setNoDelay(true);
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("error", this.onSocketError);
+    socket.on("close", this.onSocketClose);
+    socket.on("drain", this.checkDrain);
+    this.liveness.start();
+    if (socket.destroyed) {
+      this.onSocketClose();
+      return;
+    }
+    if (head !== undefined && head.length > 0) this.onData(head as Buffer);
+    if (socket.isPaused()) socket.resume();
+  }
+
+  /** WHATWG readyState: 1 OPEN, 2 CLOSING (a close frame went either way), 3 CLOSED (TCP closed). */
+  get readyState(): ReadyState {
+    return this.state;
+  }
+
+  /** Bytes accepted by `send` and not yet handed to the kernel (frame headers included). */
+  get bufferedAmount(): number {
+    return this.socket.writableLength + this.protocolCore.queuedBytes + this.heldBytes;
+  }
+
+  /** Whether permessage-deflate is on for this connection. */
+  get compressed(): boolean {
+    return this.compression !== null;
+  }
+
+  /**
+   * Sends one message. Returns true while `bufferedAmount` stays under `highWaterMark`, false when
+   * the caller should wait for `drain` (the message is queued either way), and false without
+   * sending when the connection is closing or closed. Past `maxBufferedAmount` the connection is
+   * closed with 1008 (`backpressure: "close"`) or this throws `WS_ERR_SEND_REJECTED` (`"reject"`).
+   * The bytes are not copied: do not modify them afterwards.
+   */
+  send(data: SendData, options?: SendOptions): boolean {
+    const bytes = toBytes(data);
+    const isBinary = options?.binary ?? typeof data !== "string";
+    if (!this.admit(bytes.length)) return false;
+    if (this.streaming) {
+      this.held.push({ bytes, isBinary, compress: options?.compress });
+      this.heldBytes += bytes.length;
+    } else {
+      this.protocolCore.send(bytes, isBinary, options?.compress === undefined ? undefined : { compress: options.compress });
+    }
+    return !this.needDrain;
+  }
+
+  /**
+   * Sends a message framed (once) for many connections; see `WebSocketServer.prepare`. Falls back
+   * to `send` where the frame cannot be shared (compression, a stream in progress).
+   */
+  sendPrepared(message: PreparedMessage): boolean {
+    if (this.compression !== null || this.streaming) {
+      return this.send(message.payload, { binary: message.isBinary });
+    }
+    if (!this.admit(message.payload.length)) return false;
+    this.write(message.frame());
+    return !this.needDrain;
+  }
+
+  /**
+   * Streams one message as fragments (RFC 6455 §5.4): each chunk written becomes a frame, `end()`
+   * sends the final one. Whole messages sent meanwhile wait until it ends; pings do not. The
+   * stream's writes wait while `bufferedAmount` is over `highWaterMark`. Destroying the stream
+   * before `end()` closes the connection with 1011, since the message cannot be completed.
+   */
+  stream(options?: { binary?: boolean; compress?: boolean }): Writable {
+    if (this.streaming) throw new Error("a message is already being streamed on this connection");
+    this.streaming = true;
+    const isBinary = options?.binary ?? true;
+    const compress = options?.compress === undefined ? undefined : { compress: options.compress };
+    let finished = false;
+    const sendFragment = (bytes: Uint8Array, fin: boolean): boolean => {
+      if (this.state !== ReadyState.OPEN) return false;
+      return this.protocolCore.sendFragment(bytes, isBinary, fin, compress);
+    };
+    return new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (!sendFragment(chunk, false)) {
+          callback(new Error("the connection is closing"));
+          return;
+        }
+        this.whenDrained(callback);
+      },
+      final: (callback) => {
+        finished = true;
+        sendFragment(EMPTY, true);
+        this.endStream();
+        callback();
+      },
+      destroy: (error, callback) => {
+        if (!finished) {
+          finished = true;
+          this.endStream();
+          if (this.state === ReadyState.OPEN) this.close(1011, "message stream aborted");
+        }
+        callback(error);
+      },
+    });
+  }
+
+  /** Sends a ping (at most 125 bytes). Returns false when the connection is closing or closed. */
+  ping(data: SendData = EMPTY): boolean {
+    const bytes = toBytes(data);
+    if (bytes.length > 125) throw new RangeError("ping payload must be at most 125 bytes");
+    if (this.state !== ReadyState.OPEN) return false;
+    return this.protocolCore.ping(bytes);
+  }
+
+  /** Sends an unsolicited pong (at most 125 bytes). */
+  pong(data: SendData = EMPTY): boolean {
+    const bytes = toBytes(data);
+    if (bytes.length > 125) throw new RangeError("pong payload must be at most 125 bytes");
+    if (this.state !== ReadyState.OPEN) return false;
+    return this.protocolCore.pong(bytes);
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2) after everything already sent. The socket is
+   * destroyed if the peer has not completed it within `closeTimeout`. Throws RangeError/TypeError
+   * for a code that may not be sent or a reason over 123 UTF-8 bytes.
+   */
+  close(code?: number, reason?: string): void {
+    // SECURITY.md row 4: only a string reason; its UTF-8 length is checked by the codec.
+    if (reason !== undefined && typeof reason !== "string") throw new TypeError("the close reason must be a string");
+    if (this.state === ReadyState.CLOSED || this.protocolCore.closeSent) return;
+    if (this.streaming) {
+      // The fragmented message cannot be finished: end it so that the close frame may follow.
+      this.protocolCore.sendFragment(EMPTY, true, true);
+      this.endStream();
+    }
+    this.protocolCore.close(code, reason);
+    this.state = ReadyState.CLOSING;
+    this.startCloseTimer();
+  }
+
+  /** Destroys the socket now, with no closing handshake. `close` reports 1006. */
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  /** Stops reading from the socket (TCP flow control pushes back on the peer) until `resume`. */
+  pause(): void {
+    this.userPaused = true;
+    this.updateFlow();
+  }
+
+  resume(): void {
+    this.userPaused = false;
+    this.updateFlow();
+  }
+
+  /**
+   * Iterates messages (text as strings, binary as Buffers) until the connection closes; the loop
+   * then ends normally (see `closeCode`/`closeError`). While the loop body is busy, messages queue
+   * up to `receiveHighWaterMark` bytes and then reads pause. Start it synchronously in the
+   * `connection` handler to see every message. Breaking out does not close the connection.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<IteratedMessage, undefined> {
+    if (this.iterating) throw new Error("this connection is already being iterated");
+    this.iterating = true;
+    const iterator: AsyncIterableIterator<IteratedMessage, undefined> = {
+      next: () => {
+        if (this.backlogHead < this.backlog.length) {
+          const value = this.backlog[this.backlogHead]!;
+          this.backlog[this.backlogHead++] = "";
+          this.backlogBytes -= (typeof value === "string" ? value.length : value.byteLength) + MESSAGE_OVERHEAD;
+          if (this.backlogHead === this.backlog.length) {
+            this.backlog = [];
+            this.backlogHead = 0;
+          }
+          this.updateFlow();
+          return Promise.resolve({ value, done: false });
+        }
+        if (this.state === ReadyState.CLOSED || !this.iterating) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => {
+          this.waiter = resolve;
+        });
+      },
+      return: () => {
+        this.stopIterating();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  // --- internals ---
+
+  /** Checks the send-side limits for `size` more bytes; false when nothing may be sent. */
+  private admit(size: number): boolean {
+    if (this.state !== ReadyState.OPEN || this.protocolCore.closeSent) return false;
+    const buffered = this.bufferedAmount;
+    // One message larger than the limit is allowed on an empty buffer: it is bounded by its sender.
+    if (buffered > 0 && buffered + size > this.settings.maxBufferedAmount) {
+      if (this.settings.backpressure === "reject") {
+        throw new WebSocketServerError(
+          ServerErrorCode.SendRejected,
+          `bufferedAmount would pass maxBufferedAmount (${this.settings.maxBufferedAmount} bytes)`,
+        );
+      }
+      // SECURITY.md row 15: a peer that does not read is not allowed to grow our memory.
+      this.fail(
+        new WebSocketServerError(
+          ServerErrorCode.BufferOverflow,
+          `bufferedAmount would pass maxBufferedAmount (${this.settings.maxBufferedAmount} bytes)`,
+          1008,
+        ),
+      );
+      this.protocolCore.close(1008, "send buffer full");
+      this.state = ReadyState.CLOSING;
+      this.startCloseTimer();
+      return false;
+    }
+    if (buffered + size >= this.settings.highWaterMark) this.needDrain = true;
+    return true;
+  }
+
+  private write(chunks: Uint8Array[]): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (!this.corked) {
+      // Frames written in the same tick leave in one writev (header and payload together).
+      this.corked = true;
+      socket.cork();
+      process.nextTick(this.uncork);
+    }
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+    // While someone waits for drain, learn when this frame is flushed even if the socket's own
+    // high-water mark was not reached (its 'drain' then never fires).
+    if (this.needDrain) socket.write(chunks[last]!, this.checkDrain);
+    else socket.write(chunks[last]!);
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  private readonly checkDrain = (): void => {
+    if (!this.needDrain && this.drainWaiters.length === 0) return;
+    if (this.bufferedAmount >= this.settings.highWaterMark || this.state === ReadyState.CLOSED) return;
+    if (this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const waiter of waiters) waiter(null);
+    }
+    if (this.needDrain) {
+      this.needDrain = false;
+      this.emit("drain");
+    }
+  };
+
+  private whenDrained(callback: (error: Error | null) => void): void {
+    if (this.bufferedAmount < this.settings.highWaterMark) {
+      callback(null);
+      return;
+    }
+    this.needDrain = true;
+    this.drainWaiters.push(callback);
+  }
+
+  private endStream(): void {
+    this.streaming = false;
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const message of held) {
+      if (!this.protocolCore.send(message.bytes, message.isBinary, message.compress === undefined ? undefined : { compress: message.compress })) break;
+    }
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.liveness.received();
+    this.protocolCore.receive(chunk);
+  };
+
+  private readonly onEnd = (): void => {
+    // The peer half-closed: nothing more will arrive. Finish our side too (sockets from an
+    // http.Server allow half-open connections, so this is not automatic).
+    this.protocolCore.receiveEof();
+    this.socket.end();
+  };
+
+  private readonly onSocketError = (error: Error): void => {
+    if (this.closeError === null) {
+      this.closeError = new WebSocketServerError(ServerErrorCode.SocketError, error.message, 1006, { cause: error });
+      if (this.listenerCount("error") > 0) this.emit("error", this.closeError);
+    }
+    this.socket.destroy();
+  };
+
+  private readonly onSocketClose = (): void => {
+    if (this.state === ReadyState.CLOSED) return;
+    this.state = ReadyState.CLOSED;
+    this.liveness.stop();
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.protocolCore.receiveEof();
+    this.compression?.close();
+    this.socket.removeListener("data", this.onData);
+    if (this.protocolCore.closeReceived) {
+      this.closeCode = this.protocolCore.closeCode;
+      this.closeReason = this.protocolCore.closeReason;
+    }
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const waiter of waiters) waiter(new Error("the connection closed"));
+    if (this.waiter !== null && this.backlogHead === this.backlog.length) {
+      const waiter = this.waiter;
+      this.waiter = null;
+      waiter({ value: undefined, done: true });
+    }
+    this.emit("close", this.closeCode, this.closeReason);
+    this.onClosed?.(this);
+  };
+
+  private receiveMessage(data: Uint8Array, isBinary: boolean): void {
+    this.liveness.message();
+    const buffer = toBuffer(data);
+    if (this.iterating) {
+      const value = isBinary ? buffer : buffer.toString("utf8");
+      if (this.waiter !== null) {
+        const waiter = this.waiter;
+        this.waiter = null;
+        waiter({ value, done: false });
+      } else {
+        this.backlog.push(value);
+        this.backlogBytes += buffer.byteLength + MESSAGE_OVERHEAD;
+        if (this.backlogBytes >= this.settings.receiveHighWaterMark) this.updateFlow();
+      }
+    }
+    this.emit("message", buffer, isBinary);
+  }
+
+  private receiveClose(code: number, reason: string): void {
+    this.closeCode = code;
+    this.closeReason = reason;
+    if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
+    if (this.streaming) this.endStream();
+    this.startCloseTimer();
+  }
+
+  /** Records why the connection fails and reports it; closing is up to the caller or the protocol. */
+  private fail(error: WebSocketError | WebSocketServerError): void {
+    if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
+    if (this.closeError !== null) return;
+    this.closeError = error;
+    this.startCloseTimer();
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+  }
+
+  private closeTransport(): void {
+    // RFC 6455 §7.1.1: the server closes TCP first, once the close frames have been exchanged.
+    if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
+    this.socket.end();
+    this.startCloseTimer();
+  }
+
+  private startCloseTimer(): void {
+    if (this.closeTimer !== null || this.state === ReadyState.CLOSED) return;
+    // SECURITY.md row 16: a peer that never completes the close gets destroyed.
+    this.closeTimer = setTimeout(() => {
+      if (this.state === ReadyState.CLOSED) return;
+      if (this.closeError === null) {
+        this.closeError = new WebSocketServerError(ServerErrorCode.CloseTimeout, "the peer did not complete the close in time");
+        if (this.listenerCount("error") > 0) this.emit("error", this.closeError);
+      }
+      this.socket.destroy();
+    }, this.settings.closeTimeout);
+    this.closeTimer.unref();
+  }
+
+  private stopIterating(): void {
+    this.iterating = false;
+    this.backlog = [];
+    this.backlogHead = 0;
+    this.backlogBytes = 0;
+    if (this.waiter !== null) {
+      const waiter = this.waiter;
+      this.waiter = null;
+      waiter({ value: undefined, done: true });
+    }
+    this.updateFlow();
+  }
+
+  private updateFlow(): void {
+    const backlogged = this.backlogBytes >= this.settings.receiveHighWaterMark;
+    const resumeBelow = this.settings.receiveHighWaterMark / 2;
+    if (!this.readPaused && (this.userPaused || backlogged)) {
+      this.readPaused = true;
+      this.socket.pause();
+    } else if (this.readPaused && !this.userPaused && this.backlogBytes <= resumeBelow) {
+      this.readPaused = false;
+      if (this.state !== ReadyState.CLOSED) this.socket.resume();
+    }
+  }
+}

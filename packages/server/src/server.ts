@@ -1,0 +1,442 @@
+import { EventEmitter } from "node:events";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import type { Server as HttpsServer } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { computeAccept, buildUpgradeResponse, validateUpgradeRequest } from "@ws/codec/handshake";
+import type { MessageCompression } from "@ws/codec";
+import { PerMessageDeflate, formatDeflateEntry, negotiateServer } from "@ws/codec/deflate";
+import { broadcast, PreparedMessage, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
+import { Connection, type ConnectionSettings, type SendData } from "./connection.js";
+import { ServerErrorCode, WebSocketServerError } from "./errors.js";
+import { resolveOptions, type HeadersInit, type ResolvedOptions, type ServerOptions, type UpgradeDecision } from "./options.js";
+import { headerCount, isReject, mergeHeaders, originAllowed, rejectSocket, requestPath } from "./upgrade.js";
+
+export interface ServerEvents<T> {
+  /** A connection was accepted (after the 101 was written, before any of its messages). */
+  connection: [conn: Connection<T>, req: IncomingMessage];
+  /** The own-port server is listening. */
+  listening: [];
+  /** Server-level failures: the own-port server failed to listen, an `upgrade` hook threw. */
+  error: [error: Error];
+  /** `close()` finished: no connection is left. */
+  close: [];
+}
+
+export interface CloseOptions {
+  /** Close code sent to every connection. Default 1001 (going away). */
+  code?: number;
+  reason?: string;
+  /** Milliseconds to wait for the closing handshakes before destroying what is left. Default: `closeTimeout`. */
+  timeout?: number;
+}
+
+type UpgradeCallback<T> = (conn: Connection<T>, req: IncomingMessage) => void;
+
+const kHandshakeTimer = Symbol("handshakeTimer");
+type TimedSocket = Socket & { [kHandshakeTimer]?: NodeJS.Timeout };
+
+/**
+ * A WebSocket server: on its own port, on an existing HTTP(S) server, or fed upgrades by hand.
+ *
+ * ```ts
+ * const server = await createServer({ port: 8080 });
+ * server.on("connection", (conn) => conn.on("message", (data, isBinary) => conn.send(data, { binary: isBinary })));
+ * ```
+ */
+export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> {
+  /** Open connections (accepted and not yet closed). */
+  readonly clients = new Set<Connection<T>>();
+  private readonly options: ResolvedOptions<T>;
+  private readonly settings: ConnectionSettings;
+  private readonly httpServer: HttpServer | HttpsServer | null;
+  private readonly ownsServer: boolean;
+  private closing: Promise<void> | null = null;
+  private listenWaiters = 0;
+  private listenFailed = false;
+  /** Sockets between accept/upgrade and 101 (for shutdown). */
+  private readonly handshaking = new Set<Socket>();
+
+  constructor(options: ServerOptions<T>, onConnection?: UpgradeCallback<T>) {
+    super();
+    const resolved = resolveOptions(options);
+    this.options = resolved;
+    // Validate the deflate options now, not on the first handshake.
+    if (resolved.perMessageDeflate !== null) negotiateServer([], resolved.perMessageDeflate);
+    this.settings = {
+      maxPayload: resolved.maxPayload,
+      maxFragments: resolved.maxFragments,
+      maxBufferedChunks: resolved.maxBufferedChunks,
+      receiveHighWaterMark: resolved.receiveHighWaterMark,
+      highWaterMark: resolved.highWaterMark,
+      maxBufferedAmount: resolved.maxBufferedAmount,
+      backpressure: resolved.backpressure,
+      pingInterval: resolved.pingInterval,
+      pongTimeout: resolved.pongTimeout,
+      idleTimeout: resolved.idleTimeout,
+      closeTimeout: resolved.closeTimeout,
+    };
+    if (onConnection !== undefined) this.on("connection", onConnection);
+
+    if (options.port !== undefined) {
+      const server = createHttpServer({
+        maxHeaderSize: resolved.maxHeaderSize,
+        // SECURITY.md row 9/14: Node's own limits on the request head, ahead of ours.
+        headersTimeout: resolved.handshakeTimeout || undefined,
+        requestTimeout: resolved.handshakeTimeout || undefined,
+      });
+      // One more than allowed, so that "more than allowed" is visible (Node drops the rest silently).
+      server.maxHeadersCount = resolved.maxHeaderCount + 1;
+      server.on("connection", this.onTcpConnection);
+      server.on("request", this.onPlainRequest);
+      server.on("upgrade", this.onUpgradeEvent);
+      server.on("clientError", this.onClientError);
+      server.on("error", (error) => {
+        if (!server.listening) this.listenFailed = true;
+        // While `listening()` waits, it reports the failure; otherwise the usual 'error' rules apply.
+        if (this.listenWaiters === 0 || this.listenerCount("error") > 0) this.emit("error", error);
+      });
+      server.on("listening", () => this.emit("listening"));
+      server.listen(options.port, options.host, options.backlog);
+      this.httpServer = server;
+      this.ownsServer = true;
+    } else if (options.server !== undefined) {
+      this.httpServer = options.server;
+      this.ownsServer = false;
+      options.server.on("upgrade", this.onUpgradeEvent);
+    } else {
+      this.httpServer = null;
+      this.ownsServer = false;
+    }
+  }
+
+  /** The own-port server's address (or the attached server's), null before listening or in noServer mode. */
+  address(): AddressInfo | string | null {
+    return this.httpServer?.address() ?? null;
+  }
+
+  /** The `ws://host:port` URL of the own-port server, once listening. */
+  get url(): string | null {
+    const address = this.address();
+    if (address === null || typeof address === "string") return null;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    return `ws://${host}:${address.port}${this.options.path ?? ""}`;
+  }
+
+  /** Resolves once the own-port server listens (at once in the other modes); rejects if it cannot. */
+  listening(): Promise<void> {
+    const server = this.httpServer;
+    if (server === null || !this.ownsServer || server.listening) return Promise.resolve();
+    this.listenWaiters++;
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => {
+        this.listenWaiters--;
+        server.off("listening", onListening);
+        reject(error);
+      };
+      const onListening = (): void => {
+        this.listenWaiters--;
+        server.off("error", onError);
+        resolve();
+      };
+      server.once("listening", onListening);
+      server.once("error", onError);
+    });
+  }
+
+  /**
+   * Completes an upgrade request received elsewhere (any mode; required with `noServer`). Answers
+   * an HTTP error and closes the socket when the handshake is refused. Resolves to the connection,
+   * or null when refused; emits `connection` and calls `callback` on success.
+   */
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    callback?: UpgradeCallback<T>,
+  ): Promise<Connection<T> | null> {
+    const tcp = socket as TimedSocket;
+    this.startHandshakeTimer(tcp);
+    return this.upgrade(req, tcp, head, callback).catch((error: unknown) => {
+      // Only our own bugs or a user callback land here; the socket must not be left open.
+      tcp.destroy();
+      this.reportError(error);
+      return null;
+    });
+  }
+
+  /** Frames a message once for `broadcast` or many `conn.sendPrepared` calls. */
+  prepare(data: SendData, options?: { binary?: boolean }): PreparedMessage {
+    return new PreparedMessage(data, options);
+  }
+
+  /**
+   * Sends one message to every open connection (or those passing `filter`, minus `except`),
+   * framing it once. Connections that are closing or refuse it (backpressure) are skipped.
+   */
+  broadcast(data: SendData | PreparedMessage, options?: BroadcastOptions<T>): BroadcastResult {
+    return broadcast(this.clients, data, options);
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, sends a close frame (default 1001) to every connection
+   * behind whatever is already queued for it, waits up to `timeout` for the closing handshakes,
+   * destroys what is left, and closes the own-port HTTP server. An attached server is left running.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    const code = options?.code ?? 1001;
+    const timeout = options?.timeout ?? this.options.closeTimeout;
+    if (this.httpServer !== null && !this.ownsServer) this.httpServer.off("upgrade", this.onUpgradeEvent);
+    const serverClosed = new Promise<void>((resolve) => {
+      const server = this.httpServer;
+      if (server === null || !this.ownsServer || this.listenFailed) resolve();
+      else if (server.listening) server.close(() => resolve());
+      else {
+        // Closed before it finished binding: close it as soon as it does (or fails to).
+        server.once("listening", () => server.close(() => resolve()));
+        server.once("error", () => resolve());
+      }
+    });
+    for (const socket of this.handshaking) socket.destroy();
+    this.handshaking.clear();
+    const connections = [...this.clients];
+    const allClosed = Promise.all(
+      connections.map(
+        (conn) =>
+          new Promise<void>((resolve) => {
+            if (conn.readyState === 3) return resolve();
+            conn.once("close", () => resolve());
+            conn.close(code, options?.reason);
+          }),
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        for (const conn of connections) conn.terminate();
+        resolve();
+      }, timeout);
+    });
+    this.closing = Promise.race([allClosed, deadline])
+      .then(() => {
+        clearTimeout(timer);
+        return allClosed;
+      })
+      .then(() => serverClosed)
+      .then(() => {
+        this.emit("close");
+      });
+    return this.closing;
+  }
+
+  // --- internals ---
+
+  private readonly onTcpConnection = (socket: Socket): void => {
+    // Own port: the handshake timeout runs from TCP accept (SECURITY.md row 14, slowloris).
+    this.startHandshakeTimer(socket as TimedSocket);
+  };
+
+  private readonly onPlainRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // A plain HTTP request on a WebSocket-only port (or an upgrade request Node did not recognise).
+    const socket = req.socket as TimedSocket;
+    this.clearHandshakeTimer(socket);
+    const body = "Upgrade Required";
+    res.writeHead(426, {
+      Connection: "close",
+      Upgrade: "websocket",
+      "Content-Type": "text/plain",
+      "Content-Length": Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+
+  private readonly onClientError = (error: Error & { code?: string }, socket: Duplex): void => {
+    // A malformed or oversized request head: answer and close, never crash (SECURITY.md rows 1, 9).
+    const tcp = socket as TimedSocket;
+    this.clearHandshakeTimer(tcp);
+    if (!tcp.writable || tcp.destroyed) {
+      tcp.destroy();
+      return;
+    }
+    const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    rejectSocket(tcp, status, status === 431 ? "Request Header Fields Too Large" : "Bad Request");
+  };
+
+  private readonly onUpgradeEvent = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = this.options.path;
+    if (path !== undefined && requestPath(req.url) !== path) {
+      // Another upgrade listener on a shared server may own this path; if there is none, say so.
+      if (this.ownsServer || this.httpServer!.listenerCount("upgrade") === 1) {
+        socket.on("error", noop);
+        rejectSocket(socket as Socket, 400, "Bad Request");
+      }
+      return;
+    }
+    void this.handleUpgrade(req, socket, head);
+  };
+
+  private async upgrade(
+    req: IncomingMessage,
+    socket: TimedSocket,
+    head: Buffer,
+    callback: UpgradeCallback<T> | undefined,
+  ): Promise<Connection<T> | null> {
+    const options = this.options;
+    // Errors before the socket is handed to a connection must not crash the process, and a client
+    // that half-closes before the 101 has given up (sockets from http.Server allow half-open).
+    socket.on("error", noop);
+    socket.on("end", destroyOnEnd);
+    if (this.closing !== null) return this.refuse(socket, 503, "Server Is Closing");
+    if (headerCount(req) > options.maxHeaderCount) return this.refuse(socket, 431, "Too Many Header Fields");
+    const request = validateUpgradeRequest(req);
+    if (!request.ok) return this.refuse(socket, request.status, request.reason, request.headers);
+    if (this.clients.size >= options.maxConnections) return this.refuse(socket, 503, "Too Many Connections");
+    if (!originAllowed(options, req)) return this.refuse(socket, 403, "Origin Not Allowed");
+
+    this.handshaking.add(socket);
+    let decision: UpgradeDecision<T>;
+    try {
+      decision = options.upgrade === undefined ? undefined : await options.upgrade(req, {
+        protocols: request.protocols,
+        origin: typeof req.headers.origin === "string" ? req.headers.origin : undefined,
+      });
+    } catch (error) {
+      this.handshaking.delete(socket);
+      this.reportError(new WebSocketServerError(ServerErrorCode.UpgradeHookFailed, "the upgrade hook failed", 1006, { cause: error }));
+      return this.refuse(socket, 500, "Internal Server Error");
+    }
+    this.handshaking.delete(socket);
+    // The client may have gone, the timer fired, or the server started closing while we waited.
+    if (socket.destroyed || !socket.writable) return null;
+    if (this.closing !== null) return this.refuse(socket, 503, "Server Is Closing");
+    if (isReject(decision)) return this.refuse(socket, decision.status, decision.reason ?? "", decision.headers);
+
+    let protocol = "";
+    if (options.handleProtocols !== undefined && request.protocols.length > 0) {
+      const chosen = options.handleProtocols([...request.protocols], req);
+      if (chosen !== false) {
+        // RFC 6455 §4.2.2: the server selects one of the values the client offered.
+        if (!request.protocols.includes(chosen)) {
+          this.reportError(new TypeError(`handleProtocols chose ${JSON.stringify(chosen)}, which the client did not offer`));
+          return this.refuse(socket, 500, "Internal Server Error");
+        }
+        protocol = chosen;
+      }
+    }
+
+    let compression: MessageCompression | null = null;
+    let extensions = "";
+    const extensionEntries = [];
+    if (options.perMessageDeflate !== null && request.extensions.length > 0) {
+      const negotiated = negotiateServer(request.extensions, options.perMessageDeflate);
+      if (negotiated !== null) {
+        compression = new PerMessageDeflate(negotiated.params, "server", options.perMessageDeflate);
+        extensions = formatDeflateEntry(negotiated.response);
+        extensionEntries.push(negotiated.response);
+      }
+    }
+
+    const configured = typeof options.headers === "function" ? options.headers(req) : options.headers;
+    const extra = mergeHeaders(configured, decision?.headers);
+    let response: string;
+    try {
+      response = buildUpgradeResponse({
+        accept: computeAccept(request.key),
+        protocol: protocol === "" ? undefined : protocol,
+        extensions: extensionEntries,
+        headers: extra,
+      });
+    } catch (error) {
+      compression?.close();
+      this.reportError(error);
+      return this.refuse(socket, 500, "Internal Server Error");
+    }
+    this.clearHandshakeTimer(socket);
+    socket.write(response, "latin1");
+
+    const conn = new Connection<T>(
+      socket,
+      {
+        data: decision?.data as T,
+        protocol,
+        extensions,
+        url: req.url ?? "/",
+        compression,
+        onClosed: (closed) => this.clients.delete(closed),
+      },
+      this.settings,
+    );
+    this.clients.add(conn);
+    // Listeners first, then reading: no message can arrive before they are attached (same tick).
+    // If a handler throws, the connection still starts, so that its socket's end is seen and it
+    // leaves `clients`; handleUpgrade then destroys the socket and reports the error.
+    try {
+      callback?.(conn, req);
+      this.emit("connection", conn, req);
+    } finally {
+      socket.off("error", noop);
+      socket.off("end", destroyOnEnd);
+      conn.start(head);
+    }
+    return conn;
+  }
+
+  private refuse(socket: TimedSocket, status: number, reason: string, headers?: HeadersInit): null {
+    this.clearHandshakeTimer(socket);
+    socket.off("end", destroyOnEnd);
+    this.handshaking.delete(socket);
+    rejectSocket(socket, status, reason, headers);
+    return null;
+  }
+
+  private startHandshakeTimer(socket: TimedSocket): void {
+    const ms = this.options.handshakeTimeout;
+    if (ms === 0 || socket[kHandshakeTimer] !== undefined) return;
+    const timer = setTimeout(() => {
+      socket[kHandshakeTimer] = undefined;
+      this.handshaking.delete(socket);
+      socket.destroy();
+    }, ms);
+    timer.unref();
+    socket[kHandshakeTimer] = timer;
+    socket.once("close", () => this.clearHandshakeTimer(socket));
+  }
+
+  private clearHandshakeTimer(socket: TimedSocket): void {
+    const timer = socket[kHandshakeTimer];
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      socket[kHandshakeTimer] = undefined;
+    }
+  }
+
+  private reportError(error: unknown): void {
+    const value = error instanceof Error ? error : new Error(String(error));
+    if (this.listenerCount("error") > 0) this.emit("error", value);
+    else process.emitWarning(value);
+  }
+}
+
+function noop(): void {}
+
+function destroyOnEnd(this: Socket): void {
+  this.destroy();
+}
+
+/**
+ * Creates a server and, with `port`, resolves once it listens.
+ *
+ * ```ts
+ * const server = await createServer({ port: 0, host: "127.0.0.1" });
+ * console.log(server.url);
+ * ```
+ */
+export async function createServer<T = unknown>(
+  options: ServerOptions<T>,
+  onConnection?: UpgradeCallback<T>,
+): Promise<WebSocketServer<T>> {
+  const server = new WebSocketServer<T>(options, onConnection);
+  await server.listening();
+  return server;
+}

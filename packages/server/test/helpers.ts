@@ -1,0 +1,368 @@
+// A hand-made WebSocket client for tests: raw `net` sockets, hand-built handshakes and frames, so
+// that what the server puts on the wire is asserted byte for byte, independent of the codec.
+import { createHash, randomBytes } from "node:crypto";
+import { connect, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import { createServer, type ServerOptions, type WebSocketServer } from "../src/index.js";
+
+export const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
+
+export interface FrameSpec {
+  opcode: number;
+  payload?: Uint8Array | string;
+  fin?: boolean;
+  rsv1?: boolean;
+  rsv2?: boolean;
+  rsv3?: boolean;
+  /** A 4-byte key; default a fixed non-trivial one. `false` sends the frame unmasked. */
+  mask?: Uint8Array | false;
+  /** Forces the 16- or 64-bit length form. */
+  lengthForm?: 7 | 16 | 64;
+  /** Declares this length instead of the payload's (for limit tests). */
+  declaredLength?: number;
+}
+
+const DEFAULT_MASK = Uint8Array.of(0x12, 0x34, 0x56, 0x78);
+
+export function bytes(value: Uint8Array | string | undefined): Buffer {
+  if (value === undefined) return Buffer.alloc(0);
+  return typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+export function frame(spec: FrameSpec): Buffer {
+  const payload = bytes(spec.payload);
+  const length = spec.declaredLength ?? payload.length;
+  const mask = spec.mask === false ? null : (spec.mask ?? DEFAULT_MASK);
+  const form = spec.lengthForm ?? (length < 126 ? 7 : length < 65536 ? 16 : 64);
+  const header: number[] = [
+    (spec.fin === false ? 0 : 0x80) | (spec.rsv1 ? 0x40 : 0) | (spec.rsv2 ? 0x20 : 0) | (spec.rsv3 ? 0x10 : 0) | spec.opcode,
+  ];
+  const maskBit = mask ? 0x80 : 0;
+  if (form === 7) header.push(maskBit | length);
+  else if (form === 16) header.push(maskBit | 126, (length >> 8) & 0xff, length & 0xff);
+  else {
+    const high = Math.floor(length / 2 ** 32);
+    const low = length >>> 0;
+    header.push(maskBit | 127, high >>> 24, (high >>> 16) & 0xff, (high >>> 8) & 0xff, high & 0xff);
+    header.push(low >>> 24, (low >>> 16) & 0xff, (low >>> 8) & 0xff, low & 0xff);
+  }
+  if (mask) header.push(...mask);
+  const body = Buffer.allocUnsafe(payload.length);
+  for (let i = 0; i < payload.length; i++) body[i] = payload[i]! ^ (mask ? mask[i & 3]! : 0);
+  return Buffer.concat([Buffer.from(header), body]);
+}
+
+export function closePayload(code: number, reason = ""): Buffer {
+  const out = Buffer.alloc(2 + Buffer.byteLength(reason));
+  out.writeUInt16BE(code, 0);
+  out.write(reason, 2);
+  return out;
+}
+
+export interface ReceivedFrame {
+  fin: boolean;
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  opcode: number;
+  masked: boolean;
+  payload: Buffer;
+}
+
+export interface HandshakeResponse {
+  status: number;
+  statusLine: string;
+  headers: Record<string, string>;
+  raw: string;
+}
+
+export interface ConnectOptions {
+  path?: string;
+  headers?: Record<string, string>;
+  protocols?: string;
+  extensions?: string;
+  origin?: string;
+}
+
+/** Reads from a socket in exact-size pieces with a timeout, tracking EOF. */
+export class RawClient {
+  readonly socket: Socket;
+  private chunks: Buffer[] = [];
+  private length = 0;
+  private waiting: (() => void) | null = null;
+  ended = false;
+  closed: Promise<void>;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on("data", (chunk: Buffer) => {
+      this.chunks.push(chunk);
+      this.length += chunk.length;
+      this.wake();
+    });
+    socket.on("end", () => {
+      this.ended = true;
+      this.wake();
+    });
+    socket.on("error", () => {
+      this.ended = true;
+      this.wake();
+    });
+    this.closed = new Promise((resolve) => socket.once("close", () => {
+      this.ended = true;
+      this.wake();
+      resolve();
+    }));
+  }
+
+  static open(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ port, host: "127.0.0.1" }, () => resolve(new RawClient(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  /** Opens a connection and performs the opening handshake; rejects unless the answer is 101. */
+  static async connect(port: number, options: ConnectOptions = {}): Promise<RawClient & { handshake: HandshakeResponse }> {
+    const client = await RawClient.open(port);
+    const handshake = await client.handshake(options);
+    if (handshake.status !== 101) throw new Error(`handshake failed: ${handshake.statusLine}`);
+    return Object.assign(client, { handshake });
+  }
+
+  get buffered(): number {
+    return this.length;
+  }
+
+  async handshake(options: ConnectOptions = {}): Promise<HandshakeResponse> {
+    const key = randomBytes(16).toString("base64");
+    let request =
+      `GET ${options.path ?? "/"} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`;
+    if (options.protocols !== undefined) request += `Sec-WebSocket-Protocol: ${options.protocols}\r\n`;
+    if (options.extensions !== undefined) request += `Sec-WebSocket-Extensions: ${options.extensions}\r\n`;
+    if (options.origin !== undefined) request += `Origin: ${options.origin}\r\n`;
+    for (const [name, value] of Object.entries(options.headers ?? {})) request += `${name}: ${value}\r\n`;
+    this.socket.write(`${request}\r\n`);
+    const response = await this.readHttpHead();
+    if (response.status === 101) {
+      const expected = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+      if (response.headers["sec-websocket-accept"] !== expected) throw new Error("bad Sec-WebSocket-Accept");
+    }
+    return response;
+  }
+
+  /** Reads an HTTP response head (up to the blank line). */
+  async readHttpHead(timeout = 5000): Promise<HandshakeResponse> {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const all = Buffer.concat(this.chunks);
+      const end = all.indexOf("\r\n\r\n");
+      if (end !== -1) {
+        const raw = all.subarray(0, end).toString("latin1");
+        const rest = all.subarray(end + 4);
+        this.chunks = rest.length > 0 ? [rest] : [];
+        this.length = rest.length;
+        const [statusLine, ...lines] = raw.split("\r\n");
+        const headers: Record<string, string> = {};
+        for (const line of lines) {
+          const colon = line.indexOf(":");
+          headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        }
+        return { status: Number(statusLine!.split(" ")[1]), statusLine: statusLine!, headers, raw };
+      }
+      if (this.ended) throw new Error(`connection ended before a response head: ${JSON.stringify(all.toString("latin1"))}`);
+      await this.waitForData(deadline);
+    }
+  }
+
+  /** Everything until the server closes the connection. */
+  async readAll(timeout = 5000): Promise<Buffer> {
+    const deadline = Date.now() + timeout;
+    while (!this.ended) await this.waitForData(deadline);
+    const all = Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.length = 0;
+    return all;
+  }
+
+  async read(n: number, timeout = 5000): Promise<Buffer> {
+    const deadline = Date.now() + timeout;
+    while (this.length < n) {
+      if (this.ended) throw new Error(`connection ended with ${this.length} of ${n} bytes`);
+      await this.waitForData(deadline);
+    }
+    // Take just the chunks that cover n bytes (no quadratic re-concatenation of the backlog).
+    const parts: Buffer[] = [];
+    let needed = n;
+    while (needed > 0) {
+      const head = this.chunks[0]!;
+      if (head.length <= needed) {
+        parts.push(head);
+        this.chunks.shift();
+        needed -= head.length;
+      } else {
+        parts.push(head.subarray(0, needed));
+        this.chunks[0] = head.subarray(needed);
+        needed = 0;
+      }
+    }
+    this.length -= n;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+  }
+
+  async readFrame(timeout = 5000): Promise<ReceivedFrame> {
+    const head = await this.read(2, timeout);
+    const first = head[0]!;
+    const second = head[1]!;
+    let length = second & 0x7f;
+    if (length === 126) length = (await this.read(2, timeout)).readUInt16BE(0);
+    else if (length === 127) length = Number((await this.read(8, timeout)).readBigUInt64BE(0));
+    const masked = (second & 0x80) !== 0;
+    const key = masked ? await this.read(4, timeout) : null;
+    const payload = Buffer.from(await this.read(length, timeout));
+    if (key) for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
+    return {
+      fin: (first & 0x80) !== 0,
+      rsv1: (first & 0x40) !== 0,
+      rsv2: (first & 0x20) !== 0,
+      rsv3: (first & 0x10) !== 0,
+      opcode: first & 0x0f,
+      masked,
+      payload,
+    };
+  }
+
+  /** Reads frames until a whole data message; control frames before it are returned too. */
+  async readMessage(timeout = 5000): Promise<{ opcode: number; data: Buffer; frames: ReceivedFrame[] }> {
+    const frames: ReceivedFrame[] = [];
+    const parts: Buffer[] = [];
+    let opcode = -1;
+    for (let i = 0; i < 1_000_000; i++) {
+      const f = await this.readFrame(timeout);
+      frames.push(f);
+      if (f.opcode >= 0x8) {
+        if (f.opcode === OP.close) throw new Error(`close frame ${f.payload.length >= 2 ? f.payload.readUInt16BE(0) : "(empty)"} instead of a message`);
+        continue;
+      }
+      if (opcode === -1) opcode = f.opcode;
+      parts.push(f.payload);
+      if (f.fin) return { opcode, data: Buffer.concat(parts), frames };
+    }
+    throw new Error("too many frames");
+  }
+
+  /** Reads frames until a close frame and returns its code (1005 for none), skipping data. */
+  async readClose(timeout = 5000): Promise<{ code: number; reason: string; skipped: ReceivedFrame[] }> {
+    const skipped: ReceivedFrame[] = [];
+    for (let i = 0; i < 1_000_000; i++) {
+      const f = await this.readFrame(timeout);
+      if (f.opcode === OP.close) {
+        return {
+          code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005,
+          reason: f.payload.subarray(2).toString("utf8"),
+          skipped,
+        };
+      }
+      skipped.push(f);
+    }
+    throw new Error("too many frames");
+  }
+
+  send(data: Uint8Array | string): void {
+    this.socket.write(data);
+  }
+
+  sendFrame(spec: FrameSpec): void {
+    this.socket.write(frame(spec));
+  }
+
+  /** Waits until the server closed TCP; throws after `timeout`. */
+  async waitClosed(timeout = 5000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.closed,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("socket not closed in time")), timeout);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Waits for the server's FIN or the socket closing. */
+  async waitEnded(timeout = 5000): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (!this.ended) await this.waitForData(deadline);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    this.waiting = null;
+    waiting?.();
+  }
+
+  private waitForData(deadline: number): Promise<void> {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) return Promise.reject(new Error("timed out waiting for data"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = null;
+        reject(new Error("timed out waiting for data"));
+      }, remaining);
+      this.waiting = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+/** Sends raw bytes on a fresh connection and returns everything the server answers until it closes. */
+export async function rawExchange(port: number, data: string | Buffer, timeout = 5000): Promise<string> {
+  const client = await RawClient.open(port);
+  client.send(data);
+  return (await client.readAll(timeout)).toString("latin1");
+}
+
+/** Starts a server on 127.0.0.1:0. */
+export async function startServer<T = unknown>(options: Omit<ServerOptions<T>, "port" | "server" | "noServer"> = {}): Promise<WebSocketServer<T> & { port: number }> {
+  const server = await createServer<T>({ port: 0, host: "127.0.0.1", ...options });
+  const port = (server.address() as AddressInfo).port;
+  return Object.assign(server, { port });
+}
+
+/** An echo server: text as text, binary as binary. */
+export async function startEchoServer(options: Omit<ServerOptions, "port" | "server" | "noServer"> = {}) {
+  const server = await startServer(options);
+  server.on("connection", (conn) => {
+    conn.on("message", (data, isBinary) => conn.send(data, { binary: isBinary }));
+  });
+  return server;
+}
+
+export function once<T extends unknown[]>(emitter: { once(event: string, listener: (...args: T) => void): unknown }, event: string, timeout = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} event in time`)), timeout);
+    emitter.once(event, (...args: T) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it returns true (bounded). */
+export async function until(check: () => boolean, timeout = 5000, step = 5): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await delay(step);
+  }
+}

@@ -1,0 +1,335 @@
+import { createServer as createHttpServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { WebSocketServer, createServer, safeEqual, type Connection } from "../src/index.js";
+import { RawClient, delay, once, rawExchange, startServer } from "./helpers.js";
+
+const cleanup: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+function listen(http: Server): Promise<number> {
+  return new Promise((resolve) => http.listen(0, "127.0.0.1", () => resolve((http.address() as AddressInfo).port)));
+}
+
+function wsClient(url: string, protocols?: string | string[], options?: ConstructorParameters<typeof WebSocket>[2]): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, options);
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+    cleanup.push(() => ws.terminate());
+  });
+}
+
+function wsReject(url: string, options?: ConstructorParameters<typeof WebSocket>[2]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options);
+    ws.once("open", () => reject(new Error("unexpectedly opened")));
+    ws.once("unexpected-response", (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once("error", () => undefined);
+  });
+}
+
+describe("own port", () => {
+  it("listens, reports its address and url, and echoes through a ws client", async () => {
+    const server = await createServer({ port: 0, host: "127.0.0.1" });
+    cleanup.push(() => server.close());
+    const address = server.address() as AddressInfo;
+    expect(address.port).toBeGreaterThan(0);
+    expect(server.url).toBe(`ws://127.0.0.1:${address.port}`);
+    server.on("connection", (conn) => conn.on("message", (data, isBinary) => conn.send(data, { binary: isBinary })));
+    const ws = await wsClient(server.url!);
+    ws.send("hi");
+    const [data, isBinary] = await once<[Buffer, boolean]>(ws, "message");
+    expect(data.toString()).toBe("hi");
+    expect(isBinary).toBe(false);
+  });
+
+  it("emits listening, and the constructor form works too", async () => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    cleanup.push(() => server.close());
+    await once(server, "listening");
+    expect(server.address()).not.toBeNull();
+  });
+
+  it("rejects createServer when the port is taken", async () => {
+    const first = await startServer();
+    cleanup.push(() => first.close());
+    await expect(createServer({ port: first.port, host: "127.0.0.1" })).rejects.toThrow(/EADDRINUSE/);
+  });
+
+  it("answers plain HTTP requests with 426", async () => {
+    const server = await startServer();
+    cleanup.push(() => server.close());
+    const response = await rawExchange(server.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect(response).toMatch(/^HTTP\/1\.1 426 /);
+    expect(response).toMatch(/Upgrade: websocket/i);
+  });
+
+  it("matches the path, ignoring the query string", async () => {
+    const server = await startServer({ path: "/ws" });
+    cleanup.push(() => server.close());
+    const ok = await RawClient.connect(server.port, { path: "/ws?token=1" });
+    ok.destroy();
+    const client = await RawClient.open(server.port);
+    const response = await client.handshake({ path: "/other" });
+    expect(response.status).toBe(400);
+    client.destroy();
+  });
+
+  it("rejects invalid option combinations", () => {
+    expect(() => new WebSocketServer({})).toThrow(TypeError);
+    expect(() => new WebSocketServer({ noServer: true, port: 0 })).toThrow(TypeError);
+    expect(() => new WebSocketServer({ noServer: true, maxPayload: 0 })).toThrow(RangeError);
+    expect(() => new WebSocketServer({ noServer: true, perMessageDeflate: { serverMaxWindowBits: 20 } })).toThrow(RangeError);
+  });
+});
+
+describe("attached to an http.Server", () => {
+  it("shares the port with HTTP routes and leaves other upgrade paths to other listeners", async () => {
+    const http = createHttpServer((req, res) => res.end(`http ${req.url}`));
+    const wss = new WebSocketServer({ server: http, path: "/ws" });
+    const other = new WebSocketServer({ noServer: true });
+    http.on("upgrade", (req, socket, head) => {
+      if (req.url === "/other") void other.handleUpgrade(req, socket, head);
+    });
+    const port = await listen(http);
+    cleanup.push(() => new Promise((resolve) => http.close(resolve)), () => wss.close(), () => other.close());
+
+    const page = await fetch(`http://127.0.0.1:${port}/page`);
+    expect(await page.text()).toBe("http /page");
+
+    const seen: string[] = [];
+    wss.on("connection", (conn) => seen.push(`wss ${conn.url}`));
+    other.on("connection", (conn) => seen.push(`other ${conn.url}`));
+    const a = await wsClient(`ws://127.0.0.1:${port}/ws`);
+    const b = await wsClient(`ws://127.0.0.1:${port}/other`);
+    expect(seen).toEqual(["wss /ws", "other /other"]);
+    a.close();
+    b.close();
+  });
+
+  it("answers 400 on a non-matching path when nobody else handles upgrades", async () => {
+    const http = createHttpServer((_req, res) => res.end("ok"));
+    const wss = new WebSocketServer({ server: http, path: "/ws" });
+    const port = await listen(http);
+    cleanup.push(() => new Promise((resolve) => http.close(resolve)), () => wss.close());
+    expect(await wsReject(`ws://127.0.0.1:${port}/nope`)).toBe(400);
+  });
+
+  it("stops handling upgrades after close but leaves the http server running", async () => {
+    const http = createHttpServer((_req, res) => res.end("still here"));
+    const wss = new WebSocketServer({ server: http });
+    const port = await listen(http);
+    cleanup.push(() => new Promise((resolve) => http.close(resolve)));
+    await wss.close();
+    expect(http.listenerCount("upgrade")).toBe(0);
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("still here");
+  });
+});
+
+describe("noServer", () => {
+  it("completes upgrades passed to handleUpgrade and resolves the connection", async () => {
+    const wss = new WebSocketServer<{ user: string }>({ noServer: true, upgrade: () => ({ data: { user: "ann" } }) });
+    const http = createHttpServer();
+    let accepted: Promise<Connection<{ user: string }> | null> | undefined;
+    http.on("upgrade", (req, socket, head) => {
+      accepted = wss.handleUpgrade(req, socket, head, (conn) => conn.send(`hello ${conn.data.user}`));
+    });
+    const port = await listen(http);
+    cleanup.push(() => new Promise((resolve) => http.close(resolve)), () => wss.close());
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    cleanup.push(() => ws.terminate());
+    const [data] = await once<[Buffer]>(ws, "message");
+    expect(data.toString()).toBe("hello ann");
+    const conn = await accepted!;
+    expect(conn?.data.user).toBe("ann");
+    expect(wss.clients.size).toBe(1);
+    expect(wss.address()).toBeNull();
+  });
+});
+
+describe("upgrade hook, origin, subprotocols, headers", () => {
+  it("rejects with the hook's status and headers and accepts with per-connection data", async () => {
+    const server = await startServer<{ token: string }>({
+      upgrade: async (req) => {
+        await delay(5);
+        const token = new URL(req.url!, "http://x").searchParams.get("token") ?? "";
+        if (!safeEqual(token, "s3cret")) return { status: 401, reason: "bad token", headers: { "WWW-Authenticate": "Bearer" } };
+        return { data: { token }, headers: { "X-Hello": "1" } };
+      },
+    });
+    cleanup.push(() => server.close());
+    const refused = await RawClient.open(server.port);
+    const response = await refused.handshake({ path: "/?token=wrong" });
+    expect(response.status).toBe(401);
+    expect(response.headers["www-authenticate"]).toBe("Bearer");
+    await refused.waitEnded();
+    refused.destroy();
+
+    const connected = once<[Connection<{ token: string }>]>(server, "connection");
+    const client = await RawClient.connect(server.port, { path: "/?token=s3cret" });
+    expect(client.handshake.headers["x-hello"]).toBe("1");
+    const [conn] = await connected;
+    expect(conn.data.token).toBe("s3cret");
+    expect(conn.remoteAddress).toBe("127.0.0.1");
+    client.destroy();
+  });
+
+  it("answers 500 when the hook throws, and reports it", async () => {
+    const server = await startServer({
+      upgrade: () => {
+        throw new Error("boom");
+      },
+    });
+    cleanup.push(() => server.close());
+    const errors: Error[] = [];
+    server.on("error", (error) => errors.push(error));
+    const client = await RawClient.open(server.port);
+    expect((await client.handshake()).status).toBe(500);
+    client.destroy();
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error & { code: string }).code).toBe("WS_ERR_UPGRADE_HOOK_FAILED");
+  });
+
+  it("drops a client that leaves while the hook runs, without crashing", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let called = 0;
+    const server = await startServer({
+      upgrade: async () => {
+        called++;
+        await gate;
+      },
+    });
+    cleanup.push(() => server.close());
+    const client = await RawClient.open(server.port);
+    void client.handshake().catch(() => undefined);
+    await until(() => called === 1);
+    client.destroy();
+    await delay(20);
+    release();
+    await delay(20);
+    expect(server.clients.size).toBe(0);
+  });
+
+  it("checks the Origin against the allow-list", async () => {
+    const server = await startServer({ allowedOrigins: ["https://good.example"] });
+    cleanup.push(() => server.close());
+    const good = await RawClient.connect(server.port, { origin: "https://good.example" });
+    good.destroy();
+    for (const origin of ["https://evil.example", undefined]) {
+      const client = await RawClient.open(server.port);
+      expect((await client.handshake({ origin })).status).toBe(403);
+      client.destroy();
+    }
+  });
+
+  it("selects a subprotocol with handleProtocols, or none", async () => {
+    const server = await startServer({
+      handleProtocols: (protocols) => (protocols.includes("chat.v2") ? "chat.v2" : false),
+    });
+    cleanup.push(() => server.close());
+    const connections: Connection[] = [];
+    server.on("connection", (conn) => connections.push(conn));
+    const ws = await wsClient(server.url!, ["chat.v1", "chat.v2"]);
+    expect(ws.protocol).toBe("chat.v2");
+    const client = await RawClient.connect(server.port, { protocols: "other" });
+    expect(client.handshake.headers["sec-websocket-protocol"]).toBeUndefined();
+    client.destroy();
+    expect(connections[0]!.protocol).toBe("chat.v2");
+    expect(connections[1]!.protocol).toBe("");
+  });
+
+  it("adds configured response headers", async () => {
+    const server = await startServer({ headers: (req) => ({ "X-Path": req.url ?? "" }) });
+    cleanup.push(() => server.close());
+    const client = await RawClient.connect(server.port, { path: "/p" });
+    expect(client.handshake.headers["x-path"]).toBe("/p");
+    client.destroy();
+  });
+
+  it("answers 503 past maxConnections", async () => {
+    const server = await startServer({ maxConnections: 1 });
+    cleanup.push(() => server.close());
+    const first = await RawClient.connect(server.port);
+    await until(() => server.clients.size === 1);
+    const second = await RawClient.open(server.port);
+    expect((await second.handshake()).status).toBe(503);
+    first.destroy();
+    second.destroy();
+  });
+});
+
+async function until(check: () => boolean, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met");
+    await delay(5);
+  }
+}
+
+describe("close edge cases", () => {
+  it("close() right after construction closes the port once it is bound", async () => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await server.close();
+    expect(server.address()).toBeNull();
+  });
+
+  it("close() after a failed listen resolves", async () => {
+    const first = await startServer();
+    cleanup.push(() => first.close());
+    const second = new WebSocketServer({ port: first.port, host: "127.0.0.1" });
+    await expect(second.listening()).rejects.toThrow(/EADDRINUSE/);
+    await second.close();
+  });
+});
+
+describe("handshake validation", () => {
+  const key = "dGhlIHNhbXBsZSBub25jZQ==";
+  it.each([
+    ["an unsupported version", `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 8\r\n\r\n`, 426, /Sec-WebSocket-Version: 13/i],
+    ["a POST", `POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n`, 405, /Allow: GET/i],
+    ["a short key", `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n\r\n`, 400, /Connection: close/i],
+    ["HTTP/1.0", `GET / HTTP/1.0\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`, 400, /Connection: close/i],
+  ])("answers %s with the right status and closes", async (_name, text, status, header) => {
+    const server = await startServer();
+    cleanup.push(() => server.close());
+    const response = await rawExchange(server.port, text);
+    expect(response.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
+    expect(response).toMatch(header);
+    expect(server.clients.size).toBe(0);
+  });
+
+  it("answers the RFC 6455 §1.3 sample key with the sample accept value", async () => {
+    const server = await startServer();
+    cleanup.push(() => server.close());
+    const client = await RawClient.open(server.port);
+    client.send(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    const head = await client.readHttpHead();
+    expect(head.status).toBe(101);
+    expect(head.headers["sec-websocket-accept"]).toBe("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    client.destroy();
+  });
+});
+
+describe("a throwing connection handler", () => {
+  it("is reported, and the connection is dropped without leaking", async () => {
+    const server = await startServer();
+    cleanup.push(() => server.close());
+    const errors: Error[] = [];
+    server.on("error", (error) => errors.push(error));
+    server.on("connection", () => {
+      throw new Error("handler bug");
+    });
+    const client = await RawClient.connect(server.port);
+    await client.waitClosed();
+    await until(() => server.clients.size === 0);
+    expect(errors.map((error) => error.message)).toEqual(["handler bug"]);
+  });
+});
