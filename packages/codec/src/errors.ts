@@ -36,6 +36,8 @@ export const ErrorCode = {
   InvalidClosePayload: "WS_ERR_INVALID_CLOSE_PAYLOAD",
   /** Compressed data that does not inflate (RFC 7692 §7.2.2). */
   InflateFailed: "WS_ERR_INFLATE_FAILED",
+  /** Our own compressor failed (an internal error, 1011): nothing the peer did. */
+  DeflateFailed: "WS_ERR_DEFLATE_FAILED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

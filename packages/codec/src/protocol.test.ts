@@ -228,3 +228,39 @@ describe("Protocol: compression", () => {
     expect(c.sent()[0]!.rsv1).toBe(false);
   });
 });
+
+describe("Protocol: frames encoded elsewhere", () => {
+  it("queues a shared frame in order behind compression, and refuses it on clients and after close", () => {
+    const jobs: Array<() => void> = [];
+    const compression: MessageCompression = {
+      threshold: 0,
+      compress: (data, _fin, callback) => jobs.push(() => callback(null, [data])),
+      decompress: (data, _fin, _max, callback) => callback(null, [data]),
+      close() {},
+    };
+    const c = connection({ compression });
+    c.protocol.send(text("first"), false);
+    const shared = buildFrame({ opcode: Opcode.Text, payload: "shared" });
+    expect(c.protocol.sendFrame([shared], 6)).toBe(true);
+    expect(c.protocol.queuedBytes).toBe(5 + 6);
+    expect(c.sent()).toEqual([]);
+    jobs.shift()!();
+    expect(c.sent().map((frame) => new TextDecoder().decode(frame.payload))).toEqual(["first", "shared"]);
+    c.protocol.close();
+    expect(c.protocol.sendFrame([shared], 6)).toBe(false);
+    expect(() => connection({ role: "client" }).protocol.sendFrame([shared], 6)).toThrow(/masked/);
+  });
+
+  it("reports a failing compressor as DeflateFailed and closes with 1011", () => {
+    const compression: MessageCompression = {
+      threshold: 0,
+      compress: (_data, _fin, callback) => callback(new Error("zlib broke"), []),
+      decompress: (data, _fin, _max, callback) => callback(null, [data]),
+      close() {},
+    };
+    const c = connection({ compression });
+    c.protocol.send(text("x"), false);
+    expect(c.log).toEqual([`error:${ErrorCode.DeflateFailed}`, "closeTransport"]);
+    expect(c.sent()[0]!.payload).toEqual(closePayload(1011));
+  });
+});

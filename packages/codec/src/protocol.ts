@@ -1,5 +1,5 @@
 import { encodeClosePayload } from "./close.js";
-import type { WebSocketError } from "./errors.js";
+import { ErrorCode, WebSocketError } from "./errors.js";
 import type { MessageCompression } from "./extension.js";
 import { encodeFrame } from "./frame-writer.js";
 import type { ReceiveLimits } from "./limits.js";
@@ -16,7 +16,10 @@ export interface ProtocolHandler {
   onPong?(payload: Uint8Array): void;
   /** The peer's close frame arrived (`code` 1005 when it had none); the echo is already queued. */
   onClose(code: number, reason: string): void;
-  /** The peer broke the protocol or a limit; a close frame with `error.closeCode` is queued. */
+  /**
+   * The peer broke the protocol or a limit (or, with `DeflateFailed`, our own compressor failed);
+   * a close frame with `error.closeCode` is queued.
+   */
   onError(error: WebSocketError): void;
   /**
    * Close the TCP connection now, after the bytes already written: the server does this once the
@@ -148,6 +151,21 @@ export class Protocol {
     return true;
   }
 
+  /**
+   * Queues a frame encoded elsewhere, e.g. one frame shared by a broadcast to many connections.
+   * It goes out in order behind any compression job in flight. `payloadLength` counts towards
+   * `queuedBytes` meanwhile. Only unmasked (server) frames can be shared: each client frame needs
+   * its own mask key (RFC 6455 §5.3). The caller owns the frame's correctness (RSV1 only for a
+   * message compressed for this connection's negotiated parameters).
+   */
+  sendFrame(chunks: Uint8Array[], payloadLength: number): boolean {
+    if (this.isClient) throw new Error("client frames are masked per frame and cannot be shared");
+    if (this.closeSent) return false;
+    if (this.fragmentOpcode !== 0) throw new Error("a fragmented message is being sent; finish it first");
+    this.enqueue(payloadLength, () => this.handler.write(chunks));
+    return true;
+  }
+
   /** Sends a ping (payload at most 125 bytes). Returns false once our close frame is queued. */
   ping(payload: Uint8Array = EMPTY): boolean {
     return this.sendControlChecked(Opcode.Ping, payload);
@@ -230,6 +248,9 @@ export class Protocol {
           this.writeFrame(Opcode.Close, encodeClosePayload(1011), true, false);
           this.closeSent = true;
           this.state = "closed";
+          this.handler.onError(
+            new WebSocketError(ErrorCode.DeflateFailed, 1011, `compressing a message failed: ${error.message}`),
+          );
           this.handler.closeTransport();
           return;
         }

@@ -1,16 +1,18 @@
 import { Opcode, encodeFrame } from "@ws/codec";
+import { deflateStandalone, type StandaloneDeflateSettings } from "@ws/codec/deflate";
 import { toBytes, type Connection, type SendData } from "./connection.js";
 
 /**
  * A message framed once and sent to many connections (the frame header is shared, the payload is
- * never copied). Connections that negotiated permessage-deflate compress it themselves: their
- * compressor state differs per connection unless context takeover is off, and the codec offers no
- * way yet to queue a pre-compressed frame behind in-flight compression jobs.
+ * never copied). It is also compressed once per distinct zlib setting for the connections that
+ * compress without context takeover (`perMessageDeflate: { serverNoContextTakeover: true }`);
+ * connections with context takeover compress it themselves, since each one's window differs.
  */
 export class PreparedMessage {
   readonly payload: Uint8Array;
   readonly isBinary: boolean;
   private chunks: Uint8Array[] | null = null;
+  private readonly compressed = new Map<string, Uint8Array[]>();
 
   constructor(data: SendData, options?: { binary?: boolean }) {
     this.payload = toBytes(data);
@@ -23,6 +25,18 @@ export class PreparedMessage {
     if (chunks === null) {
       chunks = encodeFrame(this.isBinary ? Opcode.Binary : Opcode.Text, this.payload, { fin: true, rsv1: false, mask: false });
       this.chunks = chunks;
+    }
+    return chunks;
+  }
+
+  /** The frame compressed from an empty window with `settings` (RSV1 set, RFC 7692 §6). */
+  compressedFrame(settings: StandaloneDeflateSettings): Uint8Array[] {
+    const key = `${settings.windowBits}:${settings.level}:${settings.memLevel}`;
+    let chunks = this.compressed.get(key);
+    if (chunks === undefined) {
+      const opcode = this.isBinary ? Opcode.Binary : Opcode.Text;
+      chunks = encodeFrame(opcode, deflateStandalone(this.payload, settings), { fin: true, rsv1: true, mask: false });
+      this.compressed.set(key, chunks);
     }
     return chunks;
   }

@@ -2,7 +2,8 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { isUtf8 } from "node:buffer";
 import { Writable } from "node:stream";
-import { Protocol, type MessageCompression, type WebSocketError } from "@ws/codec";
+import { Protocol, type WebSocketError } from "@ws/codec";
+import type { PerMessageDeflate } from "@ws/codec/deflate";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import { Liveness } from "./heartbeat.js";
 import type { PreparedMessage } from "./broadcast.js";
@@ -54,7 +55,7 @@ export interface ConnectionInit<T> {
   protocol: string;
   extensions: string;
   url: string;
-  compression: MessageCompression | null;
+  compression: PerMessageDeflate | null;
   /** Called once, after `close` is emitted. */
   onClosed?: (conn: Connection<T>) => void;
 }
@@ -110,7 +111,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
 
   private readonly socket: Socket;
   private readonly protocolCore: Protocol;
-  private readonly compression: MessageCompression | null;
+  private readonly compression: PerMessageDeflate | null;
   private readonly settings: ConnectionSettings;
   private readonly liveness: Liveness;
   private readonly onClosed: ((conn: Connection<T>) => void) | undefined;
@@ -238,15 +239,25 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Sends a message framed (once) for many connections; see `WebSocketServer.prepare`. Falls back
-   * to `send` where the frame cannot be shared (compression, a stream in progress).
+   * Sends a message framed (and compressed) once for many connections; see
+   * `WebSocketServer.prepare`. The shared frame is used uncompressed below the compression
+   * threshold, compressed where this connection compresses without context takeover, and this
+   * falls back to `send` where the frame cannot be shared (compression with context takeover, a
+   * stream in progress).
    */
   sendPrepared(message: PreparedMessage): boolean {
-    if (this.compression !== null || this.streaming) {
-      return this.send(message.payload, { binary: message.isBinary });
+    const length = message.payload.length;
+    const compression = this.compression;
+    let frame: Uint8Array[];
+    if (this.streaming) return this.send(message.payload, { binary: message.isBinary });
+    if (compression === null || length < compression.threshold) frame = message.frame();
+    else {
+      const settings = compression.standaloneSettings;
+      if (settings === null) return this.send(message.payload, { binary: message.isBinary });
+      frame = message.compressedFrame(settings);
     }
-    if (!this.admit(message.payload.length)) return false;
-    this.write(message.frame());
+    if (!this.admit(length)) return false;
+    this.protocolCore.sendFrame(frame, length);
     return !this.needDrain;
   }
 

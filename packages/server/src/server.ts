@@ -4,7 +4,6 @@ import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { computeAccept, buildUpgradeResponse, validateUpgradeRequest } from "@ws/codec/handshake";
-import type { MessageCompression } from "@ws/codec";
 import { PerMessageDeflate, formatDeflateEntry, negotiateServer } from "@ws/codec/deflate";
 import { broadcast, PreparedMessage, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
 import { Connection, type ConnectionSettings, type SendData } from "./connection.js";
@@ -325,7 +324,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       }
     }
 
-    let compression: MessageCompression | null = null;
+    let compression: PerMessageDeflate | null = null;
     let extensions = "";
     const extensionEntries = [];
     if (options.perMessageDeflate !== null && request.extensions.length > 0) {

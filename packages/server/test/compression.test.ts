@@ -131,4 +131,28 @@ describe("permessage-deflate", () => {
     expect(frame.rsv1).toBe(true);
     expect(inflate(frame.payload).toString()).toBe("to everyone");
   });
+
+  it("compresses a broadcast once for connections without context takeover, in order with their own sends", async () => {
+    const server = await startServer({ perMessageDeflate: { threshold: 0, serverNoContextTakeover: true } });
+    cleanup.push(() => server.close());
+    const peers = await Promise.all([0, 1, 2].map(() => RawClient.connect(server.port, { extensions: "permessage-deflate" })));
+    cleanup.push(...peers.map((peer) => () => peer.destroy()));
+    for (let i = 0; i < 100 && server.clients.size < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    const text = "the same news for everyone, ".repeat(50);
+    for (const conn of server.clients) conn.send("own message before");
+    expect(server.broadcast(text).sent).toBe(3);
+    for (const conn of server.clients) conn.send("own message after");
+    const payloads: Buffer[] = [];
+    for (const peer of peers) {
+      expect(inflate((await peer.readFrame()).payload).toString()).toBe("own message before");
+      const frame = await peer.readFrame();
+      expect(frame.rsv1).toBe(true);
+      expect(inflate(frame.payload).toString()).toBe(text);
+      payloads.push(frame.payload);
+      expect(inflate((await peer.readFrame()).payload).toString()).toBe("own message after");
+    }
+    // Compressed once: every peer got the very same compressed bytes.
+    expect(payloads[1]).toEqual(payloads[0]);
+    expect(payloads[2]).toEqual(payloads[0]);
+  });
 });

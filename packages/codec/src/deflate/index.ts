@@ -5,5 +5,10 @@
 export type { DeflateParams, PerMessageDeflateOptions } from "./options.js";
 export { DEFAULT_CONCURRENCY, DEFAULT_THRESHOLD } from "./options.js";
 export { EXTENSION_NAME, acceptResponse, createOffer, formatDeflateEntry, negotiateServer } from "./negotiation.js";
-export { PerMessageDeflate, type PerMessageDeflateRuntimeOptions } from "./per-message-deflate.js";
+export {
+  PerMessageDeflate,
+  deflateStandalone,
+  type PerMessageDeflateRuntimeOptions,
+  type StandaloneDeflateSettings,
+} from "./per-message-deflate.js";
 export { createLimiter, sharedLimiter, type Limiter, type LimiterJob } from "./limiter.js";

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ErrorCode, WebSocketError } from "../errors.js";
 import { createLimiter } from "./limiter.js";
 import type { DeflateParams } from "./options.js";
-import { PerMessageDeflate } from "./per-message-deflate.js";
+import { PerMessageDeflate, deflateStandalone } from "./per-message-deflate.js";
 import { compress, concat, decompress, jsonMessage } from "./test-helpers.js";
 
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -313,5 +313,45 @@ describe("PerMessageDeflate failures", () => {
         resolve();
       });
     });
+  });
+});
+
+describe("deflateStandalone: one compressed message shared by many connections", () => {
+  const params = {
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 10,
+    clientMaxWindowBits: 15,
+  };
+  const run = (fn: (callback: (error: Error | null, chunks: Uint8Array[]) => void) => void) =>
+    new Promise<Buffer>((resolve, reject) =>
+      fn((error, chunks) => (error ? reject(error) : resolve(Buffer.concat(chunks)))),
+    );
+
+  it("is only offered when our side compresses without context takeover", () => {
+    expect(new PerMessageDeflate(params, "server").standaloneSettings).toEqual({
+      windowBits: 10,
+      level: undefined,
+      memLevel: undefined,
+    });
+    expect(new PerMessageDeflate({ ...params, serverNoContextTakeover: false }, "server").standaloneSettings).toBeNull();
+  });
+
+  it("interleaves with the connection's own messages without breaking the peer's window", async () => {
+    const server = new PerMessageDeflate(params, "server", { threshold: 0 });
+    const client = new PerMessageDeflate(params, "client");
+    const messages = ["a first message, a first message", "shared by a broadcast, shared", "", "after it, a first message"];
+    for (const [i, message] of messages.entries()) {
+      const bytes = Buffer.from(message.repeat(20));
+      const compressed =
+        i === 1 || i === 2
+          ? deflateStandalone(bytes, server.standaloneSettings!)
+          : await run((callback) => server.compress(bytes, true, callback));
+      expect(compressed.subarray(-4)).not.toEqual(Buffer.from([0, 0, 0xff, 0xff]));
+      const inflated = await run((callback) => client.decompress(compressed, true, 1 << 20, callback));
+      expect(inflated.toString()).toBe(message.repeat(20));
+    }
+    server.close();
+    client.close();
   });
 });

@@ -58,6 +58,30 @@ interface Direction {
   noContextTakeover: boolean;
 }
 
+/** zlib settings for compressing a message on its own, from an empty window. */
+export interface StandaloneDeflateSettings {
+  windowBits: number;
+  level: number | undefined;
+  memLevel: number | undefined;
+}
+
+/**
+ * Compresses one whole message on its own, from an empty window, as RFC 7692 §7.2.1 frames it
+ * (sync flush, trailing `00 00 ff ff` removed). Such a message can be sent, unchanged, to every
+ * connection whose `standaloneSettings` match: how a broadcast compresses once for many peers.
+ */
+export function deflateStandalone(data: Uint8Array, settings: StandaloneDeflateSettings): Uint8Array {
+  const output = deflateRawSync(data, {
+    windowBits: settings.windowBits,
+    level: settings.level,
+    memLevel: settings.memLevel,
+    finishFlush: constants.Z_SYNC_FLUSH,
+  });
+  const chunks = dropTail([output]);
+  if (chunks === null) throw unexpectedOutput();
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
 export class PerMessageDeflate implements MessageCompression {
   readonly threshold: number;
   readonly params: Readonly<DeflateParams>;
@@ -108,6 +132,17 @@ export class PerMessageDeflate implements MessageCompression {
     const limiter = options.limiter ?? sharedLimiter(options.concurrency ?? DEFAULT_CONCURRENCY);
     this.compressLane = new Lane(limiter);
     this.decompressLane = new Lane(limiter);
+  }
+
+  /**
+   * The settings under which a message compressed on its own (`deflateStandalone`) is exactly
+   * what this connection may send, or null. Only when our side compresses without context
+   * takeover: then no message of ours refers to an earlier one, so a message made elsewhere from
+   * an empty window cannot break the back-references of the ones that follow (RFC 7692 §7.1.1).
+   */
+  get standaloneSettings(): StandaloneDeflateSettings | null {
+    if (!this.outgoing.noContextTakeover) return null;
+    return { windowBits: this.outgoing.windowBits, level: this.level, memLevel: this.memLevel };
   }
 
   compress(data: Uint8Array, fin: boolean, callback: CompressionCallback): void {
