@@ -56,15 +56,16 @@ export class Receiver {
   private readonly maxBufferedChunks: number;
   private state = READING_HEADER;
 
-  // The header being read when it spans chunks.
-  private readonly headerBytes = new Uint8Array(14);
+  // The header being read when it spans chunks; allocated on first need, as are the mask key and
+  // the buffers below, so that an idle connection holds as little as possible.
+  private headerBytes: Uint8Array | null = null;
   private headerLength = 0;
 
   // The frame being read.
   private fin = false;
   private opcode = 0;
   private masked = false;
-  private readonly maskKey = new Uint8Array(4);
+  private maskKey: Uint8Array | null = null;
   private frameLength = 0;
   private remaining = 0;
 
@@ -141,7 +142,7 @@ export class Receiver {
         return offset + size;
       }
     }
-    const header = this.headerBytes;
+    const header = (this.headerBytes ??= new Uint8Array(14));
     while (offset < chunk.length) {
       header[this.headerLength++] = chunk[offset++]!;
       if (this.headerLength >= 2 && this.headerLength === headerSize(header[1]!)) {
@@ -175,7 +176,7 @@ export class Receiver {
       length = high * 0x100000000 + readUint32(bytes, position + 4);
       position += 8;
     }
-    if (masked) this.maskKey.set(bytes.subarray(position, position + 4));
+    if (masked) (this.maskKey ??= new Uint8Array(4)).set(bytes.subarray(position, position + 4));
 
     if ((first & 0x30) !== 0 || (rsv1 && (opcode === Opcode.Continuation || !this.compression))) {
       // RFC 6455 §5.2; RFC 7692 §6.1: RSV1 only on the first frame of a compressed message.
@@ -230,7 +231,7 @@ export class Receiver {
     const available = chunk.length - offset;
     const count = this.remaining < available ? this.remaining : available;
     const piece = offset === 0 && count === chunk.length ? chunk : chunk.subarray(offset, offset + count);
-    if (this.masked) unmask(piece, this.maskKey, (this.frameLength - this.remaining) & 3);
+    if (this.masked) unmask(piece, this.maskKey!, (this.frameLength - this.remaining) & 3);
     this.remaining -= count;
     const end = offset + count;
 
