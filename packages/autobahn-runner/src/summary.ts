@@ -57,7 +57,9 @@ export function formatSummary(verdict: Verdict, options: SummaryOptions = {}): s
   const cwd = options.cwd ?? process.cwd();
   const lines: string[] = [];
   for (const agent of verdict.agents) {
-    lines.push(`${agent.agent}: ${agent.cases.length} cases (${relative(cwd, agent.indexFile) || agent.indexFile})`, "");
+    const rel = relative(cwd, agent.indexFile);
+    const where = rel === "" || rel.startsWith("..") ? agent.indexFile : rel;
+    lines.push(`${agent.agent}: ${agent.cases.length} cases (${where})`, "");
     const names = [...new Set([...agent.behaviors.keys(), ...agent.closeBehaviors.keys()])];
     lines.push(`  ${pad("behaviour", 18)}${padStart("behavior", 9)}${padStart("behaviorClose", 15)}`);
     for (const name of names) {

@@ -75,14 +75,14 @@ export function casePattern(pattern: string): RegExp {
 }
 
 /**
- * Parses an allow-list file: one case id or pattern a line, then the reason; `#` starts a comment.
+ * Parses an allow-list file: one case id or pattern a line, then the reason; `# ` starts a comment.
  *
  *     6.4.3   we fail fast per frame, not per byte   # RFC 6455 §8.1 allows either
  */
 export function parseAllowList(text: string): AllowList {
   const list: AllowList = new Map();
   for (const [n, raw] of text.split(/\r?\n/).entries()) {
-    const line = raw.replace(/(^|\s)#.*$/, "").trim();
+    const line = raw.replace(/(^|\s)#(\s.*)?$/, "").trim();
     if (line === "") continue;
     const match = /^(\S+)\s*(.*)$/.exec(line)!;
     const [, id, reason] = match as unknown as [string, string, string];
