@@ -564,16 +564,22 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private startCloseTimer(): void {
     if (this.closeTimer !== null || this.state === ReadyState.CLOSED) return;
     // SECURITY.md row 16: a peer that never completes the close gets destroyed.
-    this.closeTimer = setTimeout(() => {
-      if (this.state === ReadyState.CLOSED) return;
-      if (this.closeError === null) {
-        this.closeError = new WebSocketServerError(ServerErrorCode.CloseTimeout, "the peer did not complete the close in time");
-        if (this.listenerCount("error") > 0) this.emit("error", this.closeError);
-      }
-      this.socket.destroy();
-    }, this.settings.closeTimeout);
+    this.closeTimer = setTimeout(() => setImmediate(this.onCloseTimeout), this.settings.closeTimeout);
     this.closeTimer.unref();
   }
+
+  // Run in the check phase, after the poll phase has read what already arrived: after an
+  // event-loop stall the peer's close may be waiting in the socket although the timer is due.
+  private readonly onCloseTimeout = (): void => {
+    if (this.state === ReadyState.CLOSED) return;
+    // A peer whose close frame has arrived did complete the closing handshake; only its TCP close
+    // is late, which the destroy below takes care of without calling it an error.
+    if (this.closeError === null && !this.protocolCore.closeReceived) {
+      this.closeError = new WebSocketServerError(ServerErrorCode.CloseTimeout, "the peer did not complete the close in time");
+      if (this.listenerCount("error") > 0) this.emit("error", this.closeError);
+    }
+    this.socket.destroy();
+  };
 
   private stopIterating(): void {
     this.iterating = false;

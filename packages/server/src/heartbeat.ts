@@ -71,6 +71,14 @@ export class Liveness {
   };
 
   private readonly onPongDue = (): void => {
+    // Timers run before the poll phase: after an event-loop stall the pong may be sitting unread
+    // in the socket. Decide in the check phase, once the I/O that already arrived has been read.
+    if (this.pingTimer === null) return;
+    setImmediate(this.decidePong);
+  };
+
+  private readonly decidePong = (): void => {
+    if (this.pingTimer === null) return;
     if (!this.heardFrom && !this.target.isReadPaused()) {
       this.stop();
       this.target.onPongTimeout();

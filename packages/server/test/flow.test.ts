@@ -194,6 +194,29 @@ describe("liveness", () => {
   });
 });
 
+describe("timers after an event-loop stall", () => {
+  it("reads the peer's close that arrived during a stall before declaring a close timeout", async () => {
+    const { connect } = await setup({ closeTimeout: 50 });
+    const { client, conn } = await connect();
+    const errors: string[] = [];
+    conn.on("error", (error) => errors.push(error.code));
+    const closed = once<[number, string]>(conn, "close");
+    conn.close(1000, "bye");
+    await client.readClose();
+    // The peer answers at once, but this process then stalls well past closeTimeout, so the close
+    // timer is due before the reply is read.
+    client.sendFrame({ opcode: OP.close, payload: Buffer.from([0x03, 0xe8]) });
+    client.socket.end();
+    const until = Date.now() + 300;
+    while (Date.now() < until) {
+      // busy: the event loop cannot run
+    }
+    const [code] = await closed;
+    expect(code).toBe(1000);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe("graceful shutdown", () => {
   it("sends 1001 behind queued data, waits for the handshakes, loses nothing", async () => {
     const server = await startServer();
