@@ -1,11 +1,4 @@
+import { programConfig } from "@ws/tsup-config";
 import { defineConfig } from "tsup";
 
-export default defineConfig({
-  entry: ["src/main.ts"],
-  format: ["esm"],
-  outExtension: () => ({ js: ".mjs" }),
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-  splitting: false,
-});
+export default defineConfig(programConfig(["src/main.ts"], { treeshake: false }));

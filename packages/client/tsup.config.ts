@@ -1,14 +1,4 @@
+import { libraryConfig } from "@ws/tsup-config";
 import { defineConfig } from "tsup";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
-  // ESM as .mjs and CommonJS as .cjs; tooling/scripts/esm-dts.mjs renames the ESM types to .d.mts.
-  outExtension: ({ format }) => ({ js: format === "esm" ? ".mjs" : ".cjs" }),
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-  splitting: false,
-  treeshake: true,
-});
+export default defineConfig(libraryConfig(["src/index.ts"]));

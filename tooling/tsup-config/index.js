@@ -1,0 +1,32 @@
+// How every published package is built: ESM as .mjs and CommonJS as .cjs, each with its own
+// declarations (tooling/scripts/esm-dts.mjs renames the ESM .d.ts to .d.mts after the build,
+// because tsup's declaration worker cannot receive an outExtension function).
+export function libraryConfig(entry, overrides = {}) {
+  return {
+    entry,
+    format: ["esm", "cjs"],
+    outExtension: ({ format }) => ({ js: format === "esm" ? ".mjs" : ".cjs" }),
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: "node20",
+    splitting: false,
+    treeshake: true,
+    ...overrides,
+  };
+}
+
+// A Node program (an app's entry or a package's bin): ESM only, no declarations.
+export function programConfig(entry, overrides = {}) {
+  return {
+    entry,
+    format: ["esm"],
+    outExtension: () => ({ js: ".mjs" }),
+    sourcemap: true,
+    clean: true,
+    target: "node20",
+    splitting: false,
+    treeshake: true,
+    ...overrides,
+  };
+}
