@@ -231,3 +231,56 @@ describe("handshake response checks", () => {
     conn.terminate();
   });
 });
+
+// SECURITY.md rows 1, 2, 3 and 10 from the client's side: a hostile server's 101 response.
+describe("hostile handshake responses (SECURITY rows 1, 2, 3, 10)", () => {
+  it("row 1: thousands of extra header lines neither hide Upgrade nor crash", async () => {
+    // More lines than Node's default maxHeadersCount (2000), still under the 16 KiB head limit.
+    const junk = Array.from({ length: 2200 }, (_, i) => `a${i % 10}: b\r\n`).join("");
+    server = await scriptedServer(async (peer) => {
+      const request = await peer.readRequest();
+      peer.write(ok(request, junk));
+    });
+    const conn = await connect(server.url, { perMessageDeflate: false });
+    expect(conn.readyState).toBe(1);
+    conn.terminate();
+  });
+
+  it("row 1: repeated Upgrade or Connection headers are refused with a clear error", async () => {
+    const { error, socketClosed } = await failing((r) => ok(r, "Upgrade: h2c\r\n"));
+    expect(error.code).toBe("WS_ERR_INVALID_HANDSHAKE");
+    await socketClosed;
+  });
+
+  it("row 2: a pathological Sec-WebSocket-Protocol is refused, parsed in linear time", async () => {
+    const { error, socketClosed } = await failing(
+      (r) => ok(r, `Sec-WebSocket-Protocol: ${"chat,".repeat(2500)}\r\n`),
+      { protocols: ["chat"] },
+    );
+    expect(error.code).toBe("WS_ERR_INVALID_HANDSHAKE");
+    await socketClosed;
+  });
+
+  it("row 3: extension parameters named __proto__ or constructor are refused without pollution", async () => {
+    const { error, socketClosed } = await failing((r) =>
+      ok(r, "Sec-WebSocket-Extensions: permessage-deflate; __proto__=1; constructor; hasOwnProperty=2\r\n"),
+    );
+    expect(error.code).toBe("WS_ERR_INVALID_HANDSHAKE");
+    expect(({} as Record<string, unknown>)["1"]).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, "constructor")).toBe(true);
+    expect(typeof ({} as { hasOwnProperty: unknown }).hasOwnProperty).toBe("function");
+    await socketClosed;
+  });
+
+  it("row 10: a non-ASCII or control byte in Sec-WebSocket-Protocol is refused, not thrown", async () => {
+    for (const value of ["ch\u00e4t", "chat\u0001", "chat\u00ff\u00fe"]) {
+      const { error, socketClosed } = await failing((r) => ok(r, `Sec-WebSocket-Protocol: ${value}\r\n`), {
+        protocols: ["chat"],
+      });
+      expect(error.code).toBe("WS_ERR_INVALID_HANDSHAKE");
+      await socketClosed;
+      await server?.close();
+      server = undefined;
+    }
+  });
+});

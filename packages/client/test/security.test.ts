@@ -12,6 +12,22 @@ afterEach(async () => {
   server = undefined;
 });
 
+const rss = () => process.memoryUsage().rss;
+
+/** After an attack: the process still opens a fresh connection (nothing was left broken). */
+async function stillConnects(): Promise<void> {
+  const healthy = await scriptedServer(async (peer) => {
+    await peer.accept();
+  });
+  try {
+    const conn = await connect(healthy.url);
+    expect(conn.readyState).toBe(1);
+    conn.terminate();
+  } finally {
+    await healthy.close();
+  }
+}
+
 describe("SECURITY row 5: floods of tiny fragments and chunks", () => {
   it("closes with 1008 or 1009 on a flood of empty fragments", async () => {
     let answer: number | undefined;
@@ -24,10 +40,13 @@ describe("SECURITY row 5: floods of tiny fragments and chunks", () => {
       answer = closeCodeOf(reply!);
       peer.socket.end();
     });
+    const before = rss();
     const conn = await connect(server.url, { maxFragments: 1000 });
     const info = await conn.closed;
     expect([1008, 1009]).toContain(answer);
     expect(info.error).toMatchObject({ code: "WS_ERR_TOO_MANY_FRAGMENTS" });
+    expect(rss() - before).toBeLessThan(64 * 1024 * 1024);
+    await stillConnects();
   });
 
   it("bounds one message sent as thousands of one-byte TCP writes", async () => {
@@ -43,9 +62,12 @@ describe("SECURITY row 5: floods of tiny fragments and chunks", () => {
       answer = reply === null ? undefined : closeCodeOf(reply);
       peer.socket.end();
     });
+    const before = rss();
     const conn = await connect(server.url, { maxPayload: 1024 });
     await conn.closed;
     expect(answer).toBe(1009);
+    expect(rss() - before).toBeLessThan(64 * 1024 * 1024);
+    await stillConnects();
   });
 });
 
@@ -81,12 +103,16 @@ describe("SECURITY rows 6, 7 and 8: sizes", () => {
         answer = closeCodeOf((await peer.readFrame())!);
         peer.socket.end();
       });
+      const before = rss();
       const conn = await connect(server.url);
       await conn.closed;
       expect(answer).toBe(expected);
+      // Nothing near the declared size was allocated.
+      expect(rss() - before).toBeLessThan(64 * 1024 * 1024);
       await server.close();
       server = undefined;
     }
+    await stillConnects();
   });
 });
 
@@ -102,6 +128,7 @@ describe("SECURITY row 15: a server that never reads", () => {
       maxBufferedAmount: 8 * 1024 * 1024,
     });
     const chunk = Buffer.alloc(256 * 1024);
+    const before = rss();
     let sawBackpressure = false;
     let sent = 0;
     for (let i = 0; i < 1000 && conn.readyState === 1; i++) {
@@ -113,6 +140,9 @@ describe("SECURITY row 15: a server that never reads", () => {
     const info = await conn.closed;
     expect(info.code).toBe(1006);
     expect(info.error).toMatchObject({ code: "WS_ERR_BUFFER_OVERFLOW" });
+    // What we held for the peer stayed near maxBufferedAmount (8 MiB); the rest sits in kernel buffers.
+    expect(rss() - before).toBeLessThan(64 * 1024 * 1024);
+    await stillConnects();
   });
 
   it("drain() resolves once the server reads again", async () => {
