@@ -342,18 +342,23 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
 
   #armCloseTimer(): void {
     if (this.#closeTimer !== undefined || this.#readyState === Connection.CLOSED) return;
-    this.#closeTimer = setTimeout(() => {
-      if (!this.#protocol.closeReceived) {
-        this.#fail(
-          new ClientError(
-            ClientErrorCode.CloseTimeout,
-            `the server did not answer the close frame within ${this.#options.closeTimeout} ms`,
-          ),
-        );
-      }
-      this.#socket.destroy();
-    }, this.#options.closeTimeout);
+    // Decided in the check phase, after the poll phase has read what already arrived: after an
+    // event-loop stall the server's close may be sitting unread although the timer is due.
+    this.#closeTimer = setTimeout(() => setImmediate(() => this.#onCloseTimeout()), this.#options.closeTimeout);
     this.#closeTimer.unref();
+  }
+
+  #onCloseTimeout(): void {
+    if (this.#readyState === Connection.CLOSED) return;
+    if (!this.#protocol.closeReceived) {
+      this.#fail(
+        new ClientError(
+          ClientErrorCode.CloseTimeout,
+          `the server did not answer the close frame within ${this.#options.closeTimeout} ms`,
+        ),
+      );
+    }
+    this.#socket.destroy();
   }
 
   #onSocketEnd(): void {

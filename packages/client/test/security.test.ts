@@ -168,6 +168,27 @@ describe("SECURITY row 15: a server that never reads", () => {
   });
 });
 
+describe("timers after an event-loop stall", () => {
+  it("reads the server's close that arrived during a stall before declaring a close timeout", async () => {
+    server = await scriptedServer(async (peer) => {
+      await peer.accept();
+      await peer.readFrame(); // our close frame
+      peer.write(frame({ opcode: 8, payload: Buffer.from([0x03, 0xe8]) }));
+      peer.socket.end();
+      // The reply is on its way, then this process stalls well past closeTimeout, so the client's
+      // close timer is due before the reply is read.
+      const until = Date.now() + 300;
+      while (Date.now() < until) {
+        // busy: the event loop cannot run
+      }
+    });
+    const conn = await connect(server.url, { closeTimeout: 50 });
+    const info = await conn.close(1000);
+    expect(info).toMatchObject({ code: 1000, wasClean: true });
+    expect(info.error).toBeUndefined();
+  });
+});
+
 describe("SECURITY row 16: a server that never answers the close frame", () => {
   it("destroys the socket after closeTimeout and reports 1006", async () => {
     let peerClosed!: Promise<void>;
