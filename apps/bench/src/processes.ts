@@ -1,0 +1,133 @@
+// Child processes: echo servers pinned to CPU 1, load generators pinned to CPU 0.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseLoadOutput, type LoadResult } from "./loadgen-output.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+
+/** `argv` run pinned to `cpu` when taskset exists. */
+function pinned(cpu: number, argv: string[]): [string, string[]] {
+  return hasTaskset ? ["taskset", ["-c", String(cpu), ...argv]] : [argv[0]!, argv.slice(1)];
+}
+
+export type ServerKind = "ours" | "ws" | "ws+bufferutil";
+
+export interface RunningServer {
+  kind: ServerKind;
+  port: number;
+  pid: number;
+  info: Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export async function startServer(kind: ServerKind, deflate = false): Promise<RunningServer> {
+  const script = join(here, "servers", `${kind === "ours" ? "ours" : "ws"}.mjs`);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (kind === "ws") env.WS_NO_BUFFER_UTIL = "1";
+  else delete env.WS_NO_BUFFER_UTIL;
+  const [cmd, args] = pinned(1, [process.execPath, script, ...(deflate ? ["--deflate"] : [])]);
+  const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "inherit"] });
+  const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${kind} server did not start`)), 15_000);
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as Record<string, unknown>);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+  if (kind === "ws" && info.bufferutil) throw new Error("ws pure-JS server loaded bufferutil");
+  if (kind === "ws+bufferutil" && !info.bufferutil) throw new Error("ws server did not load bufferutil");
+  return { kind, port: Number(info.port), pid: Number(info.pid), info, stop: () => stopChild(child) };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+/** Runs a command to completion, with a time limit, returning its stdout and exit status. */
+function run(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code });
+    });
+  });
+}
+
+export function wsbenchPath(): string | undefined {
+  const path = process.env.WSBENCH;
+  return path && existsSync(path) ? path : undefined;
+}
+
+/** One wsbench run against `port`; `args` are the mode and its options. */
+export async function runWsbench(binary: string, args: string[], port: number, seconds: number): Promise<LoadResult> {
+  const [cmd, argv] = pinned(0, [binary, ...args, `127.0.0.1:${port}/`]);
+  const { stdout, stderr, code } = await run(cmd, argv, (seconds + 60) * 1000);
+  const result = parseLoadOutput(stdout);
+  if (!result) throw new Error(`wsbench ${args.join(" ")} gave no JSON (exit ${code}): ${stderr.trim().slice(-300)}`);
+  if (code !== 0 || result.errors > 0) result.errors = Math.max(1, result.errors);
+  return result;
+}
+
+export interface LoadgenSpec {
+  mode: "echo" | "connect" | "idle";
+  connections: number;
+  inflight: number;
+  size: number;
+  durationMs: number;
+  warmupMs: number;
+  client: "ws" | "ours" | "node";
+  deflate: boolean;
+  text: boolean;
+  pid?: number;
+}
+
+/** One run of the Node load generator (dist/loadgen.mjs) against `port`. */
+export async function runLoadgen(spec: LoadgenSpec, port: number): Promise<LoadResult> {
+  const options = { ...spec, url: `ws://127.0.0.1:${port}/` };
+  const node = [process.execPath, ...(spec.client === "node" ? ["--experimental-websocket", "--no-warnings"] : [])];
+  const [cmd, argv] = pinned(0, [...node, join(here, "loadgen.mjs"), JSON.stringify(options)]);
+  const env = { ...process.env };
+  delete env.WS_NO_BUFFER_UTIL;
+  const { stdout, stderr, code } = await run(cmd, argv, spec.warmupMs + spec.durationMs + 90_000, env);
+  const result = parseLoadOutput(stdout);
+  if (!result) throw new Error(`loadgen gave no JSON (exit ${code}): ${stderr.trim().slice(-300)}`);
+  if (code !== 0) result.errors = Math.max(1, result.errors);
+  return result;
+}
+
+/** Whether Node's built-in WebSocket is usable (global, or behind --experimental-websocket). */
+export function nodeWebSocket(): "global" | "flag" | "none" {
+  if (typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function") return "global";
+  const probe = spawnSync(process.execPath, ["--experimental-websocket", "--no-warnings", "-e", "process.exit(typeof WebSocket === 'function' ? 0 : 1)"]);
+  return probe.status === 0 ? "flag" : "none";
+}
+
+/** The soft fd limit this process runs under (the bench script raises it with `ulimit -n`). */
+export function fdLimit(): number {
+  const out = spawnSync("bash", ["-c", "ulimit -n"], { encoding: "utf8" });
+  const n = Number(out.stdout.trim());
+  return Number.isFinite(n) ? n : 1024;
+}
