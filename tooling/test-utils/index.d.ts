@@ -17,3 +17,5 @@ export function installAlone(
   script: string,
   cjsScript?: string,
 ): InstallAloneResult;
+
+export { encodeTestFrame, type TestFrameSpec } from "./frames.js";

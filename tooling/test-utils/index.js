@@ -21,6 +21,8 @@ function pnpm(args, cwd) {
   return run("pnpm", args, cwd);
 }
 
+export { encodeTestFrame } from "./frames.js";
+
 export function installAlone(packageDirs, script, cjsScript) {
   const dir = mkdtempSync(join(tmpdir(), "ws-install-alone-"));
   const tarballs = packageDirs.map((packageDir) => {

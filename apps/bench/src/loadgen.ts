@@ -9,19 +9,11 @@ import { readFileSync } from "node:fs";
 import { connect } from "@ws/client";
 import { WebSocket as WsWebSocket } from "ws";
 import { ClosedLoopStats, jsonLikeText } from "./closed-loop.js";
+import type { LoadgenSpec } from "./processes.js";
 
-export interface LoadgenOptions {
-  mode: "echo" | "connect" | "idle";
+/** A run as `runLoadgen` (processes.ts) describes it, plus the server's URL. */
+export interface LoadgenOptions extends LoadgenSpec {
   url: string;
-  connections: number;
-  inflight: number;
-  size: number;
-  durationMs: number;
-  warmupMs: number;
-  client: "ws" | "ours" | "node";
-  deflate: boolean;
-  text: boolean;
-  pid?: number;
 }
 
 interface Peer {

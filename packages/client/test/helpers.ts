@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { constants, createDeflateRaw, deflateRawSync, inflateRawSync } from "node:zlib";
+import { encodeTestFrame, type TestFrameSpec } from "@ws/test-utils";
 
 export const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -10,42 +11,17 @@ export function acceptFor(key: string): string {
   return createHash("sha1").update(key + GUID).digest("base64");
 }
 
-export interface TestFrame {
-  fin?: boolean;
-  rsv1?: boolean;
-  rsv2?: boolean;
-  rsv3?: boolean;
-  opcode: number;
-  payload?: Uint8Array | string;
+export interface TestFrame extends Omit<TestFrameSpec, "mask" | "declaredLength"> {
+  /** Mask with a fixed key (a server must not; for negative tests). */
   mask?: boolean;
-  /** Force a length form. */
-  lengthForm?: 7 | 16 | 64;
   /** Lie about the length (the 64-bit form is used). */
   declaredLength?: bigint;
 }
 
+/** A server frame: unmasked unless `mask: true`. */
 export function frame(f: TestFrame): Buffer {
-  const payload = typeof f.payload === "string" ? Buffer.from(f.payload) : Buffer.from(f.payload ?? new Uint8Array(0));
-  const length = payload.length;
-  const form = f.declaredLength !== undefined ? 64 : (f.lengthForm ?? (length < 126 ? 7 : length < 65536 ? 16 : 64));
-  const head: number[] = [
-    (f.fin === false ? 0 : 0x80) | (f.rsv1 ? 0x40 : 0) | (f.rsv2 ? 0x20 : 0) | (f.rsv3 ? 0x10 : 0) | f.opcode,
-  ];
-  const maskBit = f.mask ? 0x80 : 0;
-  if (form === 7) head.push(maskBit | length);
-  else if (form === 16) head.push(maskBit | 126, length >> 8, length & 0xff);
-  else {
-    head.push(maskBit | 127);
-    const big = Buffer.alloc(8);
-    big.writeBigUInt64BE(f.declaredLength ?? BigInt(length));
-    head.push(...big);
-  }
-  const key = Buffer.from([0x11, 0x22, 0x33, 0x44]);
-  if (f.mask) {
-    head.push(...key);
-    for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
-  }
-  return Buffer.concat([Buffer.from(head), payload]);
+  const encoded = encodeTestFrame({ ...f, mask: f.mask ? Uint8Array.of(0x11, 0x22, 0x33, 0x44) : null });
+  return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
 }
 
 export const text = (value: string | Buffer, options: Partial<TestFrame> = {}): Buffer =>

@@ -1,17 +1,10 @@
 // Hand-rolled frame builder and decoder for tests, deliberately independent of the codec's own
 // serializer so that a bug there cannot hide a bug in the parser (and the other way round).
+import { encodeTestFrame, type TestFrameSpec } from "@ws/test-utils";
 
-export interface TestFrame {
-  fin?: boolean;
-  rsv1?: boolean;
-  rsv2?: boolean;
-  rsv3?: boolean;
-  opcode: number;
-  payload?: Uint8Array | string;
+export interface TestFrame extends Omit<TestFrameSpec, "mask" | "declaredLength"> {
   /** A 4-byte mask key, or true for a fixed non-trivial one. */
   mask?: Uint8Array | boolean;
-  /** Force the 16-bit (126) or 64-bit (127) length form even when a shorter one fits. */
-  lengthForm?: 7 | 16 | 64;
 }
 
 export const text = (value: string): Uint8Array => new TextEncoder().encode(value);
@@ -28,32 +21,8 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 }
 
 export function buildFrame(frame: TestFrame): Uint8Array {
-  const payload = typeof frame.payload === "string" ? text(frame.payload) : (frame.payload ?? new Uint8Array(0));
-  const maskKey =
-    frame.mask === true ? Uint8Array.of(0x37, 0xfa, 0x21, 0x3d) : frame.mask instanceof Uint8Array ? frame.mask : null;
-  const length = payload.length;
-  const form = frame.lengthForm ?? (length < 126 ? 7 : length < 65536 ? 16 : 64);
-  const header: number[] = [
-    (frame.fin === false ? 0 : 0x80) |
-      (frame.rsv1 ? 0x40 : 0) |
-      (frame.rsv2 ? 0x20 : 0) |
-      (frame.rsv3 ? 0x10 : 0) |
-      frame.opcode,
-  ];
-  const maskBit = maskKey ? 0x80 : 0;
-  if (form === 7) header.push(maskBit | length);
-  else if (form === 16) header.push(maskBit | 126, length >> 8, length & 0xff);
-  else {
-    header.push(maskBit | 127);
-    const high = Math.floor(length / 2 ** 32);
-    const low = length >>> 0;
-    header.push(high >>> 24, (high >>> 16) & 0xff, (high >>> 8) & 0xff, high & 0xff);
-    header.push(low >>> 24, (low >>> 16) & 0xff, (low >>> 8) & 0xff, low & 0xff);
-  }
-  if (maskKey) header.push(...maskKey);
-  const body = new Uint8Array(length);
-  for (let i = 0; i < length; i++) body[i] = payload[i]! ^ (maskKey ? maskKey[i & 3]! : 0);
-  return concatBytes(Uint8Array.from(header), body);
+  const mask = frame.mask === true ? Uint8Array.of(0x37, 0xfa, 0x21, 0x3d) : frame.mask || null;
+  return encodeTestFrame({ ...frame, mask });
 }
 
 export interface DecodedFrame {

@@ -3,21 +3,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
+import { encodeTestFrame, type TestFrameSpec } from "@ws/test-utils";
 import { createServer, type ServerOptions, type WebSocketServer } from "../src/index.js";
 
 export const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
-export interface FrameSpec {
-  opcode: number;
-  payload?: Uint8Array | string;
-  fin?: boolean;
-  rsv1?: boolean;
-  rsv2?: boolean;
-  rsv3?: boolean;
+export interface FrameSpec extends Omit<TestFrameSpec, "mask" | "declaredLength"> {
   /** A 4-byte key; default a fixed non-trivial one. `false` sends the frame unmasked. */
   mask?: Uint8Array | false;
-  /** Forces the 16- or 64-bit length form. */
-  lengthForm?: 7 | 16 | 64;
   /** Declares this length instead of the payload's (for limit tests). */
   declaredLength?: number;
 }
@@ -29,27 +22,10 @@ export function bytes(value: Uint8Array | string | undefined): Buffer {
   return typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
+/** A client frame: masked unless `mask: false` (RFC 6455 §5.3). */
 export function frame(spec: FrameSpec): Buffer {
-  const payload = bytes(spec.payload);
-  const length = spec.declaredLength ?? payload.length;
-  const mask = spec.mask === false ? null : (spec.mask ?? DEFAULT_MASK);
-  const form = spec.lengthForm ?? (length < 126 ? 7 : length < 65536 ? 16 : 64);
-  const header: number[] = [
-    (spec.fin === false ? 0 : 0x80) | (spec.rsv1 ? 0x40 : 0) | (spec.rsv2 ? 0x20 : 0) | (spec.rsv3 ? 0x10 : 0) | spec.opcode,
-  ];
-  const maskBit = mask ? 0x80 : 0;
-  if (form === 7) header.push(maskBit | length);
-  else if (form === 16) header.push(maskBit | 126, (length >> 8) & 0xff, length & 0xff);
-  else {
-    const high = Math.floor(length / 2 ** 32);
-    const low = length >>> 0;
-    header.push(maskBit | 127, high >>> 24, (high >>> 16) & 0xff, (high >>> 8) & 0xff, high & 0xff);
-    header.push(low >>> 24, (low >>> 16) & 0xff, (low >>> 8) & 0xff, low & 0xff);
-  }
-  if (mask) header.push(...mask);
-  const body = Buffer.allocUnsafe(payload.length);
-  for (let i = 0; i < payload.length; i++) body[i] = payload[i]! ^ (mask ? mask[i & 3]! : 0);
-  return Buffer.concat([Buffer.from(header), body]);
+  const encoded = encodeTestFrame({ ...spec, mask: spec.mask === false ? null : (spec.mask ?? DEFAULT_MASK) });
+  return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
 }
 
 export function closePayload(code: number, reason = ""): Buffer {
