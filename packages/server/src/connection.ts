@@ -6,6 +6,7 @@ import { Protocol, type WebSocketError } from "@ws/codec";
 import type { PerMessageDeflate } from "@ws/codec/deflate";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import { Liveness } from "./heartbeat.js";
+import type { ResolvedOptions } from "./options.js";
 import type { PreparedMessage } from "./broadcast.js";
 
 /** WHATWG `WebSocket.readyState` values. A server connection starts OPEN. */
@@ -35,20 +36,21 @@ export interface ConnectionEvents {
   drain: [];
 }
 
-/** Settings a connection takes from its server. */
-export interface ConnectionSettings {
-  maxPayload: number;
-  maxFragments: number;
-  maxBufferedChunks: number;
-  receiveHighWaterMark: number;
-  highWaterMark: number;
-  maxBufferedAmount: number;
-  backpressure: "close" | "reject";
-  pingInterval: number;
-  pongTimeout: number;
-  idleTimeout: number;
-  closeTimeout: number;
-}
+/** Settings a connection takes from its server's resolved options. */
+export type ConnectionSettings = Pick<
+  ResolvedOptions<unknown>,
+  | "maxPayload"
+  | "maxFragments"
+  | "maxBufferedChunks"
+  | "receiveHighWaterMark"
+  | "highWaterMark"
+  | "maxBufferedAmount"
+  | "backpressure"
+  | "pingInterval"
+  | "pongTimeout"
+  | "idleTimeout"
+  | "closeTimeout"
+>;
 
 export interface ConnectionInit<T> {
   data: T;
