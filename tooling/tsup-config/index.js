@@ -6,7 +6,8 @@ export function libraryConfig(entry, overrides = {}) {
     entry,
     format: ["esm", "cjs"],
     outExtension: ({ format }) => ({ js: format === "esm" ? ".mjs" : ".cjs" }),
-    dts: true,
+    // Members marked @internal are shared between modules of a package, not part of its API.
+    dts: { compilerOptions: { stripInternal: true } },
     sourcemap: true,
     clean: true,
     target: "node20",

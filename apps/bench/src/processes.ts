@@ -1,6 +1,6 @@
 // Child processes: echo servers pinned to CPU 1, load generators pinned to CPU 0.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseLoadOutput, type LoadResult } from "./loadgen-output.js";
@@ -16,7 +16,8 @@ function pinned(cpu: number, argv: string[]): [string, string[]] {
 export type ServerKind = "ours" | "ws" | "ws+bufferutil";
 
 export interface RunningServer {
-  kind: ServerKind;
+  /** "c": the C echo server of the client benchmark. */
+  kind: ServerKind | "c";
   port: number;
   pid: number;
   info: Record<string, unknown>;
@@ -29,23 +30,77 @@ export async function startServer(kind: ServerKind, deflate = false): Promise<Ru
   if (kind === "ws") env.WS_NO_BUFFER_UTIL = "1";
   else delete env.WS_NO_BUFFER_UTIL;
   const [cmd, args] = pinned(1, [process.execPath, script, ...(deflate ? ["--deflate"] : [])]);
+  const server = await spawnServer(kind, cmd, args, env);
+  if (kind === "ws" && server.info.bufferutil) throw new Error("ws pure-JS server loaded bufferutil");
+  if (kind === "ws+bufferutil" && !server.info.bufferutil) throw new Error("ws server did not load bufferutil");
+  return server;
+}
+
+/** Spawns a server and waits for the JSON line it prints once listening ({"ready":true,"port":N,"pid":P,…}). */
+async function spawnServer(kind: RunningServer["kind"], cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunningServer> {
   const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "inherit"] });
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`${kind} server did not start`)), 15_000);
     child.stdout!.on("data", (chunk: Buffer) => {
       out += chunk.toString();
-      const line = out.split("\n").find((l) => l.startsWith("{"));
+      // Only whole lines: a chunk may end in the middle of the JSON.
+      const line = out.split("\n").slice(0, -1).find((l) => l.startsWith("{"));
       if (line) {
         clearTimeout(timer);
         resolve(JSON.parse(line) as Record<string, unknown>);
       }
     });
-    child.once("exit", (code) => reject(new Error(`${kind} server exited with ${code}`)));
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${kind} server exited with ${code}`));
+    });
+  }).catch((error: unknown) => {
+    child.kill("SIGKILL");
+    throw error;
   });
-  if (kind === "ws" && info.bufferutil) throw new Error("ws pure-JS server loaded bufferutil");
-  if (kind === "ws+bufferutil" && !info.bufferutil) throw new Error("ws server did not load bufferutil");
   return { kind, port: Number(info.port), pid: Number(info.pid), info, stop: () => stopChild(child) };
+}
+
+// The C echo server for the client benchmark (native/echo-server.c): a Node server saturates its core
+// before one client connection does, which would cap the client figures.
+const nativeDir = join(here, "..", "native");
+export const echoServerSource = join(nativeDir, "echo-server.c");
+
+export type EchoServerBuild = { binary: string; warnings: string } | { unavailable: string };
+
+/**
+ * Compiles the C echo server into `outDir` (native/build/ by default) when the binary is missing or
+ * older than the source; an up-to-date binary is used as is, even without a compiler. `warnings` is
+ * the compiler's stderr ("" when it did not run or had nothing to say).
+ */
+export function buildEchoServer(options: { cc?: string; outDir?: string } = {}): EchoServerBuild {
+  const cc = options.cc ?? "cc";
+  const outDir = options.outDir ?? join(nativeDir, "build");
+  const binary = join(outDir, "echo-server");
+  if (!existsSync(echoServerSource)) return { unavailable: `${echoServerSource} is missing` };
+  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(echoServerSource).mtimeMs) return { binary, warnings: "" };
+  mkdirSync(outDir, { recursive: true });
+  // Compile to a temporary name and rename, so a concurrent run never starts a half-written binary.
+  const temp = `${binary}.${process.pid}.tmp`;
+  const result = spawnSync(cc, ["-O2", "-Wall", "-Wextra", "-o", temp, echoServerSource], { encoding: "utf8" });
+  if (result.error) return { unavailable: `${cc} could not run (${result.error.message})` };
+  if (result.status !== 0) {
+    rmSync(temp, { force: true });
+    return { unavailable: `${cc} failed: ${result.stderr.trim().slice(-300)}` };
+  }
+  renameSync(temp, binary);
+  return { binary, warnings: result.stderr.trim() };
+}
+
+/** Starts a C echo server binary (from `buildEchoServer`) on an OS-chosen port, pinned to CPU 1. */
+export function startEchoServer(binary: string): Promise<RunningServer> {
+  const [cmd, args] = pinned(1, [binary, "0"]);
+  return spawnServer("c", cmd, args, process.env);
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

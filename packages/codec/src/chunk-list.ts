@@ -10,7 +10,8 @@ const MAX_STAGING = 64 * 1024;
 const MIN_STAGING = 256;
 
 export class ChunkList {
-  private pieces: Uint8Array[] = [];
+  // Created on first use and reused: an idle connection holds two empty lists, not two arrays.
+  private pieces: Uint8Array[] | null = null;
   private staging: Uint8Array | null = null;
   private stagingStart = 0;
   private stagingEnd = 0;
@@ -19,7 +20,7 @@ export class ChunkList {
 
   /** How many separate pieces are held (what `maxBufferedChunks` limits). */
   get pieceCount(): number {
-    return this.pieces.length + (this.stagingEnd > this.stagingStart ? 1 : 0);
+    return (this.pieces?.length ?? 0) + (this.stagingEnd > this.stagingStart ? 1 : 0);
   }
 
   /**
@@ -32,7 +33,7 @@ export class ChunkList {
     this.byteLength += length;
     if (length >= COPY_BELOW) {
       this.flushStaging();
-      this.pieces.push(piece);
+      (this.pieces ??= []).push(piece);
       return;
     }
     let staging = this.staging;
@@ -51,8 +52,8 @@ export class ChunkList {
     this.flushStaging();
     const pieces = this.pieces;
     let result: Uint8Array;
-    if (pieces.length === 1) result = pieces[0]!;
-    else if (pieces.length === 0) result = new Uint8Array(0);
+    if (pieces === null || pieces.length === 0) result = new Uint8Array(0);
+    else if (pieces.length === 1) result = pieces[0]!;
     else {
       result = new Uint8Array(this.byteLength);
       let offset = 0;
@@ -66,7 +67,8 @@ export class ChunkList {
   }
 
   clear(): void {
-    this.pieces = [];
+    // take() hands out a piece or a copy, never the array itself, so the array can be reused.
+    if (this.pieces !== null) this.pieces.length = 0;
     // The staging buffer may back a view handed out by take(): never write into it again.
     this.staging = null;
     this.stagingStart = this.stagingEnd = 0;
@@ -75,7 +77,7 @@ export class ChunkList {
 
   private flushStaging(): void {
     if (this.stagingEnd > this.stagingStart) {
-      this.pieces.push(this.staging!.subarray(this.stagingStart, this.stagingEnd));
+      (this.pieces ??= []).push(this.staging!.subarray(this.stagingStart, this.stagingEnd));
       this.stagingStart = this.stagingEnd;
     }
   }

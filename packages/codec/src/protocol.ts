@@ -5,7 +5,7 @@ import { encodeFrame } from "./frame-writer.js";
 import type { ReceiveLimits } from "./limits.js";
 import { defaultMaskKeyPool, type MaskKeyPool } from "./mask-key.js";
 import { Opcode } from "./opcode.js";
-import { Receiver } from "./receiver.js";
+import { Receiver, type ReceiverHandler } from "./receiver.js";
 
 /** What the protocol core asks of its I/O shell, and what it reports. */
 export interface ProtocolHandler {
@@ -77,7 +77,8 @@ export class Protocol {
   private fragmentOpcode = 0;
   private fragmentCompressed = false;
   private compressing = false;
-  private readonly queue: QueuedAction[] = [];
+  /** Actions waiting behind a compression job; created on first need. */
+  private queue: QueuedAction[] | null = null;
   private queueHead = 0;
   private bytesInQueue = 0;
   private bytesCompressing = 0;
@@ -88,16 +89,7 @@ export class Protocol {
     this.compression = options.compression ?? null;
     this.maskKeys = options.maskKeys ?? defaultMaskKeyPool;
     this.autoPong = options.autoPong ?? true;
-    this.receiver = new Receiver(options, {
-      onMessage: (data, isBinary) => handler.onMessage(data, isBinary),
-      onPing: (payload) => {
-        if (this.autoPong && !this.closeSent) this.sendControl(Opcode.Pong, payload);
-        handler.onPing?.(payload);
-      },
-      onPong: (payload) => handler.onPong?.(payload),
-      onClose: (code, reason) => this.receiveClose(code, reason),
-      onError: (error) => this.failConnection(error),
-    });
+    this.receiver = new Receiver(options, new ReceiverEvents(this, handler));
   }
 
   /**
@@ -189,7 +181,8 @@ export class Protocol {
     this.sendControl(Opcode.Close, payload);
   }
 
-  private receiveClose(code: number, reason: string): void {
+  /** @internal The peer's close frame (called by the receiver). */
+  receiveClose(code: number, reason: string): void {
     this.closeReceived = true;
     this.closeCode = code;
     this.closeReason = reason;
@@ -204,7 +197,8 @@ export class Protocol {
     if (!this.isClient) this.enqueue(0, () => this.handler.closeTransport());
   }
 
-  private failConnection(error: WebSocketError): void {
+  /** @internal The peer broke the protocol (called by the receiver). */
+  failConnection(error: WebSocketError): void {
     // RFC 6455 §7.1.7: send a close frame with the matching code, then close the connection.
     if (!this.closeSent) {
       this.closeSent = true;
@@ -228,13 +222,21 @@ export class Protocol {
     return true;
   }
 
-  private sendControl(opcode: number, payload: Uint8Array): void {
-    this.enqueue(payload.length, () => this.writeFrame(opcode, payload, true, false));
+  /** @internal Queues a control frame (the receiver's automatic pong comes through here). */
+  sendControl(opcode: number, payload: Uint8Array): void {
+    if (this.writable) this.writeFrame(opcode, payload, true, false);
+    else this.enqueue(payload.length, () => this.writeFrame(opcode, payload, true, false));
+  }
+
+  /** Nothing waits for compression: a frame may be written at once (no closure, no queue entry). */
+  private get writable(): boolean {
+    return !this.compressing && (this.queue === null || this.queueHead === this.queue.length);
   }
 
   private sendData(opcode: number, data: Uint8Array, fin: boolean, compress: boolean, first = true): void {
     if (!compress) {
-      this.enqueue(data.length, () => this.writeFrame(opcode, data, fin, false));
+      if (this.writable) this.writeFrame(opcode, data, fin, false);
+      else this.enqueue(data.length, () => this.writeFrame(opcode, data, fin, false));
       return;
     }
     this.enqueue(data.length, () => {
@@ -263,16 +265,17 @@ export class Protocol {
 
   /** Runs `run` now, or after the compression jobs ahead of it, keeping the order of sends. */
   private enqueue(bytes: number, run: () => void): void {
-    if (!this.compressing && this.queueHead === this.queue.length) {
+    if (this.writable) {
       run();
       return;
     }
     this.bytesInQueue += bytes;
-    this.queue.push({ bytes, run });
+    (this.queue ??= []).push({ bytes, run });
   }
 
   private drain(): void {
     const queue = this.queue;
+    if (queue === null) return;
     while (!this.compressing && this.queueHead < queue.length) {
       const action = queue[this.queueHead]!;
       queue[this.queueHead++] = undefined as unknown as QueuedAction;
@@ -289,6 +292,46 @@ export class Protocol {
     this.handler.write(
       encodeFrame(opcode, payload, { fin, rsv1, mask: this.isClient, maskKeys: this.maskKeys }),
     );
+  }
+
+  /** @internal Whether pings are answered automatically. */
+  get answersPings(): boolean {
+    return this.autoPong && !this.closeSent;
+  }
+}
+
+/**
+ * Routes the receiver's events to the protocol and its handler. One small object per connection
+ * instead of five closures (and their context): idle connections are mostly their fixed overhead.
+ */
+class ReceiverEvents implements ReceiverHandler {
+  private readonly protocol: Protocol;
+  private readonly handler: ProtocolHandler;
+
+  constructor(protocol: Protocol, handler: ProtocolHandler) {
+    this.protocol = protocol;
+    this.handler = handler;
+  }
+
+  onMessage(data: Uint8Array, isBinary: boolean): void {
+    this.handler.onMessage(data, isBinary);
+  }
+
+  onPing(payload: Uint8Array): void {
+    if (this.protocol.answersPings) this.protocol.sendControl(Opcode.Pong, payload);
+    this.handler.onPing?.(payload);
+  }
+
+  onPong(payload: Uint8Array): void {
+    this.handler.onPong?.(payload);
+  }
+
+  onClose(code: number, reason: string): void {
+    this.protocol.receiveClose(code, reason);
+  }
+
+  onError(error: WebSocketError): void {
+    this.protocol.failConnection(error);
   }
 }
 

@@ -80,7 +80,7 @@ export class Receiver {
   private readonly utf8: Utf8Validator;
 
   /** Input that arrived while a frame was being inflated. */
-  private pending: Uint8Array[] = [];
+  private pending: Uint8Array[] | null = null;
 
   constructor(options: ReceiverOptions, handler: ReceiverHandler) {
     const limits = resolveLimits(options);
@@ -102,8 +102,9 @@ export class Receiver {
   push(chunk: Uint8Array): void {
     if (this.state === STOPPED || chunk.length === 0) return;
     if (this.state === INFLATING) {
-      this.pending.push(chunk);
-      if (this.pending.length > this.maxBufferedChunks) {
+      const pending = (this.pending ??= []);
+      pending.push(chunk);
+      if (pending.length > this.maxBufferedChunks) {
         this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered while inflating");
       }
       return;
@@ -114,7 +115,7 @@ export class Receiver {
   /** Stops parsing for good and drops what is buffered. */
   stop(): void {
     this.state = STOPPED;
-    this.pending = [];
+    this.pending = null;
     this.message.clear();
     this.framePayload.clear();
   }
@@ -127,7 +128,7 @@ export class Receiver {
       else if (this.state === READING_PAYLOAD) offset = this.readPayload(chunk, offset);
       else {
         // Inflating: keep the rest, ahead of anything pushed since, so order is preserved.
-        if (this.state === INFLATING) this.pending.unshift(chunk.subarray(offset));
+        if (this.state === INFLATING) (this.pending ??= []).unshift(chunk.subarray(offset));
         return;
       }
     }
@@ -337,8 +338,10 @@ export class Receiver {
 
   /** Parses the input held while inflating, until it runs out or the next inflate starts. */
   private resume(): void {
-    while (this.pending.length > 0 && this.state !== INFLATING && this.state !== STOPPED) {
-      this.process(this.pending.shift()!);
+    const pending = this.pending;
+    if (pending === null) return;
+    while (pending.length > 0 && this.state !== INFLATING && this.state !== STOPPED) {
+      this.process(pending.shift()!);
     }
   }
 

@@ -2,10 +2,9 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { isUtf8 } from "node:buffer";
 import { Writable } from "node:stream";
-import { Protocol, type WebSocketError } from "@ws/codec";
+import { Protocol, type ProtocolHandler, type WebSocketError } from "@ws/codec";
 import type { PerMessageDeflate } from "@ws/codec/deflate";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
-import { Liveness } from "./heartbeat.js";
 import type { ResolvedOptions } from "./options.js";
 import type { PreparedMessage } from "./broadcast.js";
 
@@ -69,6 +68,13 @@ const EMPTY = Buffer.alloc(0);
 /** Bytes charged per message held for the iterator, so that floods of empty messages are bounded too. */
 const MESSAGE_OVERHEAD = 64;
 
+/** The connection that owns a socket, for the socket listeners below (shared, not per-connection closures). */
+const kConnection = Symbol("connection");
+// `any`: these helpers serve connections of every `data` type, and Connection<T> is invariant in T.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type SomeConnection = Connection<any>;
+type OwnedSocket = Socket & { [kConnection]: SomeConnection };
+
 function toBuffer(bytes: Uint8Array): Buffer {
   // Views of socket reads are Buffers already; only other Uint8Arrays need a Buffer view.
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -93,6 +99,10 @@ export function toBytes(data: SendData): Uint8Array {
  * the protocol asks for (corked, one writev per tick), feeds it what the socket reads, and adds what
  * the protocol leaves to the shell: backpressure, pausing reads for a slow consumer, liveness and
  * close timers.
+ *
+ * Idle connections are what a server holds most of, so a connection allocates little: no
+ * closures per connection (socket listeners and timers are shared functions), no timer of its
+ * own for liveness (the server's one heartbeat sweeps all connections), and arrays only once used.
  */
 export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   /** What the `upgrade` hook returned as `data`. */
@@ -115,24 +125,34 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private readonly protocolCore: Protocol;
   private readonly compression: PerMessageDeflate | null;
   private readonly settings: ConnectionSettings;
-  private readonly liveness: Liveness;
   private readonly onClosed: ((conn: Connection<T>) => void) | undefined;
   private state: ReadyState = ReadyState.OPEN;
   private corked = false;
   private needDrain = false;
-  private drainWaiters: Array<(error: Error | null) => void> = [];
+  private drainWaiters: Array<(error: Error | null) => void> | null = null;
+  private flushedCallback: (() => void) | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
+
+  // Liveness, checked by the server's heartbeat (see `checkLiveness`).
+  /** Some bytes arrived since the last ping. */
+  private heard = false;
+  /** A whole message arrived since the last sweep. */
+  private active = false;
+  private awaitingPong = false;
+  /** When the next ping is due or, while `awaitingPong`, when the answer is. */
+  private pingDeadline = 0;
+  private lastActive = 0;
 
   // Fragmented sending (`stream()`): whole messages sent meanwhile wait here, in order.
   private streaming = false;
-  private held: Array<{ bytes: Uint8Array; isBinary: boolean; compress: boolean | undefined }> = [];
+  private held: Array<{ bytes: Uint8Array; isBinary: boolean; compress: boolean | undefined }> | null = null;
   private heldBytes = 0;
 
   // Receiving: pauses requested by the user, and the async iterator's backlog.
   private userPaused = false;
   private readPaused = false;
   private iterating = false;
-  private backlog: IteratedMessage[] = [];
+  private backlog: IteratedMessage[] | null = null;
   private backlogHead = 0;
   private backlogBytes = 0;
   private waiter: ((result: IteratorResult<IteratedMessage, undefined>) => void) | null = null;
@@ -158,51 +178,68 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
         maxFragments: settings.maxFragments,
         maxBufferedChunks: settings.maxBufferedChunks,
       },
-      {
-        write: (chunks) => this.write(chunks),
-        onMessage: (data, isBinary) => this.receiveMessage(data, isBinary),
-        onPing: (payload) => this.emit("ping", toBuffer(payload)),
-        onPong: (payload) => this.emit("pong", toBuffer(payload)),
-        onClose: (code, reason) => this.receiveClose(code, reason),
-        onError: (error) => this.fail(error),
-        closeTransport: () => this.closeTransport(),
-      },
-    );
-    this.liveness = new Liveness(
-      {
-        sendPing: () => {
-          if (this.state === ReadyState.OPEN) this.protocolCore.ping();
-        },
-        isReadPaused: () => this.readPaused,
-        onPongTimeout: () => {
-          this.fail(new WebSocketServerError(ServerErrorCode.PongTimeout, "no answer to a ping within pongTimeout"));
-          this.socket.destroy();
-        },
-        onIdle: () => this.close(1000, "idle timeout"),
-      },
-      settings.pingInterval,
-      settings.pongTimeout,
-      settings.idleTimeout,
+      new ProtocolEvents(this),
     );
   }
 
-  /** Starts reading. Called by the server after the 'connection' event, with bytes read past the handshake. */
-  start(head: Uint8Array | undefined): void {
-    const socket = this.socket;
+  /**
+   * @internal Starts reading. Called by the server after the 'connection' event, with the bytes
+   * read past the handshake and the current heartbeat time (`performance.now()`).
+   */
+  start(head: Uint8Array | undefined, now: number): void {
+    const socket = this.socket as OwnedSocket;
+    socket[kConnection] = this;
     socket.setTimeout(0);
     socket.setNoDelay(true);
-    socket.on("data", this.onData);
-    socket.on("end", this.onEnd);
-    socket.on("error", this.onSocketError);
-    socket.on("close", this.onSocketClose);
-    socket.on("drain", this.checkDrain);
-    this.liveness.start();
+    socket.on("data", onSocketData);
+    socket.on("end", onSocketEnd);
+    socket.on("error", onSocketError);
+    socket.on("close", onSocketClose);
+    socket.on("drain", onSocketDrain);
+    this.pingDeadline = now + this.settings.pingInterval;
+    this.lastActive = now;
     if (socket.destroyed) {
-      this.onSocketClose();
+      this.socketClosed();
       return;
     }
-    if (head !== undefined && head.length > 0) this.onData(head as Buffer);
+    if (head !== undefined && head.length > 0) this.receiveData(head);
     if (socket.isPaused()) socket.resume();
+  }
+
+  /**
+   * @internal Called by the server's heartbeat every few milliseconds (a fraction of the smallest
+   * liveness setting). The cycle is: `pingInterval`, a ping, `pongTimeout` to hear back. Any byte
+   * received after a ping counts as an answer, not only the pong: a peer busy sending one large
+   * frame cannot slip its pong in until that frame ends (RFC 6455 §5.4 lets control frames in only
+   * between frames), and its bytes prove it is alive just as well.
+   */
+  checkLiveness(now: number): void {
+    if (this.state !== ReadyState.OPEN) return;
+    const settings = this.settings;
+    if (settings.pingInterval > 0 && now >= this.pingDeadline) {
+      if (!this.awaitingPong) {
+        this.heard = false;
+        this.awaitingPong = true;
+        this.pingDeadline = now + settings.pongTimeout;
+        this.protocolCore.ping();
+      } else if (this.heard || this.readPaused) {
+        // While we stopped reading on purpose (slow consumer), silence proves nothing.
+        this.awaitingPong = false;
+        this.pingDeadline = now + settings.pingInterval;
+      } else {
+        this.fail(new WebSocketServerError(ServerErrorCode.PongTimeout, "no answer to a ping within pongTimeout"));
+        this.socket.destroy();
+        return;
+      }
+    }
+    if (settings.idleTimeout > 0) {
+      if (this.active) {
+        this.active = false;
+        this.lastActive = now;
+      } else if (now - this.lastActive >= settings.idleTimeout) {
+        this.close(1000, "idle timeout");
+      }
+    }
   }
 
   /** WHATWG readyState: 1 OPEN, 2 CLOSING (a close frame went either way), 3 CLOSED (TCP closed). */
@@ -232,7 +269,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     const isBinary = options?.binary ?? typeof data !== "string";
     if (!this.admit(bytes.length)) return false;
     if (this.streaming) {
-      this.held.push({ bytes, isBinary, compress: options?.compress });
+      (this.held ??= []).push({ bytes, isBinary, compress: options?.compress });
       this.heldBytes += bytes.length;
     } else {
       this.protocolCore.send(bytes, isBinary, options?.compress === undefined ? undefined : { compress: options.compress });
@@ -366,12 +403,13 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     this.iterating = true;
     const iterator: AsyncIterableIterator<IteratedMessage, undefined> = {
       next: () => {
-        if (this.backlogHead < this.backlog.length) {
-          const value = this.backlog[this.backlogHead]!;
-          this.backlog[this.backlogHead++] = "";
+        const backlog = this.backlog;
+        if (backlog !== null && this.backlogHead < backlog.length) {
+          const value = backlog[this.backlogHead]!;
+          backlog[this.backlogHead++] = "";
           this.backlogBytes -= (typeof value === "string" ? value.length : value.byteLength) + MESSAGE_OVERHEAD;
-          if (this.backlogHead === this.backlog.length) {
-            this.backlog = [];
+          if (this.backlogHead === backlog.length) {
+            this.backlog = null;
             this.backlogHead = 0;
           }
           this.updateFlow();
@@ -422,41 +460,45 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     return true;
   }
 
-  private write(chunks: Uint8Array[]): void {
+  /** @internal Writes what the protocol asks for. */
+  writeChunks(chunks: Uint8Array[]): void {
     const socket = this.socket;
     if (socket.destroyed) return;
     if (!this.corked) {
       // Frames written in the same tick leave in one writev (header and payload together).
       this.corked = true;
       socket.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(uncorkConnection, this);
     }
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) socket.write(chunks[i]!);
     // While someone waits for drain, learn when this frame is flushed even if the socket's own
     // high-water mark was not reached (its 'drain' then never fires).
-    if (this.needDrain) socket.write(chunks[last]!, this.checkDrain);
+    if (this.needDrain) socket.write(chunks[last]!, (this.flushedCallback ??= () => this.checkDrain()));
     else socket.write(chunks[last]!);
   }
 
-  private readonly uncork = (): void => {
+  /** @internal */
+  uncork(): void {
     this.corked = false;
     this.socket.uncork();
-  };
+  }
 
-  private readonly checkDrain = (): void => {
-    if (!this.needDrain && this.drainWaiters.length === 0) return;
+  /** @internal The socket flushed: release `drain` waiters once under the high-water mark. */
+  checkDrain(): void {
+    const waiting = this.drainWaiters !== null && this.drainWaiters.length > 0;
+    if (!this.needDrain && !waiting) return;
     if (this.bufferedAmount >= this.settings.highWaterMark || this.state === ReadyState.CLOSED) return;
-    if (this.drainWaiters.length > 0) {
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
+    if (waiting) {
+      const waiters = this.drainWaiters!;
+      this.drainWaiters = null;
       for (const waiter of waiters) waiter(null);
     }
     if (this.needDrain) {
       this.needDrain = false;
       this.emit("drain");
     }
-  };
+  }
 
   private whenDrained(callback: (error: Error | null) => void): void {
     if (this.bufferedAmount < this.settings.highWaterMark) {
@@ -464,65 +506,70 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       return;
     }
     this.needDrain = true;
-    this.drainWaiters.push(callback);
+    (this.drainWaiters ??= []).push(callback);
   }
 
   private endStream(): void {
     this.streaming = false;
     const held = this.held;
-    this.held = [];
+    this.held = null;
     this.heldBytes = 0;
+    if (held === null) return;
     for (const message of held) {
       if (!this.protocolCore.send(message.bytes, message.isBinary, message.compress === undefined ? undefined : { compress: message.compress })) break;
     }
   }
 
-  private readonly onData = (chunk: Buffer): void => {
-    this.liveness.received();
+  /** @internal Bytes read from the socket. */
+  receiveData(chunk: Uint8Array): void {
+    this.heard = true;
     this.protocolCore.receive(chunk);
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  /** @internal */
+  socketEnded(): void {
     // The peer half-closed: nothing more will arrive. Finish our side too (sockets from an
     // http.Server allow half-open connections, so this is not automatic).
     this.protocolCore.receiveEof();
     this.socket.end();
-  };
+  }
 
-  private readonly onSocketError = (error: Error): void => {
+  /** @internal */
+  socketFailed(error: Error): void {
     if (this.closeError === null) {
       this.closeError = new WebSocketServerError(ServerErrorCode.SocketError, error.message, 1006, { cause: error });
       if (this.listenerCount("error") > 0) this.emit("error", this.closeError);
     }
     this.socket.destroy();
-  };
+  }
 
-  private readonly onSocketClose = (): void => {
+  /** @internal */
+  socketClosed(): void {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
-    this.liveness.stop();
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.protocolCore.receiveEof();
     this.compression?.close();
-    this.socket.removeListener("data", this.onData);
+    this.socket.removeListener("data", onSocketData);
     if (this.protocolCore.closeReceived) {
       this.closeCode = this.protocolCore.closeCode;
       this.closeReason = this.protocolCore.closeReason;
     }
     const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const waiter of waiters) waiter(new Error("the connection closed"));
-    if (this.waiter !== null && this.backlogHead === this.backlog.length) {
+    this.drainWaiters = null;
+    if (waiters !== null) for (const waiter of waiters) waiter(new Error("the connection closed"));
+    if (this.waiter !== null && this.backlogHead === (this.backlog?.length ?? 0)) {
       const waiter = this.waiter;
       this.waiter = null;
       waiter({ value: undefined, done: true });
     }
     this.emit("close", this.closeCode, this.closeReason);
     this.onClosed?.(this);
-  };
+  }
 
-  private receiveMessage(data: Uint8Array, isBinary: boolean): void {
-    this.liveness.message();
+  /** @internal A whole message arrived. */
+  receiveMessage(data: Uint8Array, isBinary: boolean): void {
+    this.active = true;
     const buffer = toBuffer(data);
     if (this.iterating) {
       const value = isBinary ? buffer : buffer.toString("utf8");
@@ -531,7 +578,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
         this.waiter = null;
         waiter({ value, done: false });
       } else {
-        this.backlog.push(value);
+        (this.backlog ??= []).push(value);
         this.backlogBytes += buffer.byteLength + MESSAGE_OVERHEAD;
         if (this.backlogBytes >= this.settings.receiveHighWaterMark) this.updateFlow();
       }
@@ -539,7 +586,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     this.emit("message", buffer, isBinary);
   }
 
-  private receiveClose(code: number, reason: string): void {
+  /** @internal The peer's close frame arrived. */
+  receiveClose(code: number, reason: string): void {
     this.closeCode = code;
     this.closeReason = reason;
     if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
@@ -547,8 +595,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     this.startCloseTimer();
   }
 
-  /** Records why the connection fails and reports it; closing is up to the caller or the protocol. */
-  private fail(error: WebSocketError | WebSocketServerError): void {
+  /** @internal Records why the connection fails and reports it; closing is up to the caller or the protocol. */
+  fail(error: WebSocketError | WebSocketServerError): void {
     if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
     if (this.closeError !== null) return;
     this.closeError = error;
@@ -556,7 +604,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     if (this.listenerCount("error") > 0) this.emit("error", error);
   }
 
-  private closeTransport(): void {
+  /** @internal */
+  closeTransport(): void {
     // RFC 6455 §7.1.1: the server closes TCP first, once the close frames have been exchanged.
     if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
     this.socket.end();
@@ -566,13 +615,15 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private startCloseTimer(): void {
     if (this.closeTimer !== null || this.state === ReadyState.CLOSED) return;
     // SECURITY.md row 16: a peer that never completes the close gets destroyed.
-    this.closeTimer = setTimeout(() => setImmediate(this.onCloseTimeout), this.settings.closeTimeout);
+    this.closeTimer = setTimeout(closeTimerFired, this.settings.closeTimeout, this);
     this.closeTimer.unref();
   }
 
-  // Run in the check phase, after the poll phase has read what already arrived: after an
-  // event-loop stall the peer's close may be waiting in the socket although the timer is due.
-  private readonly onCloseTimeout = (): void => {
+  /**
+   * @internal Runs in the check phase, after the poll phase has read what already arrived: after
+   * an event-loop stall the peer's close may be waiting in the socket although the timer is due.
+   */
+  closeTimedOut(): void {
     if (this.state === ReadyState.CLOSED) return;
     // A peer whose close frame has arrived did complete the closing handshake; only its TCP close
     // is late, which the destroy below takes care of without calling it an error.
@@ -581,11 +632,11 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       if (this.listenerCount("error") > 0) this.emit("error", this.closeError);
     }
     this.socket.destroy();
-  };
+  }
 
   private stopIterating(): void {
     this.iterating = false;
-    this.backlog = [];
+    this.backlog = null;
     this.backlogHead = 0;
     this.backlogBytes = 0;
     if (this.waiter !== null) {
@@ -607,4 +658,74 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       if (this.state !== ReadyState.CLOSED) this.socket.resume();
     }
   }
+}
+
+/** Routes the protocol's requests and events to its connection: one object, no closures. */
+class ProtocolEvents implements ProtocolHandler {
+  private readonly conn: SomeConnection;
+
+  constructor(conn: SomeConnection) {
+    this.conn = conn;
+  }
+
+  write(chunks: Uint8Array[]): void {
+    this.conn.writeChunks(chunks);
+  }
+
+  onMessage(data: Uint8Array, isBinary: boolean): void {
+    this.conn.receiveMessage(data, isBinary);
+  }
+
+  onPing(payload: Uint8Array): void {
+    this.conn.emit("ping", toBuffer(payload));
+  }
+
+  onPong(payload: Uint8Array): void {
+    this.conn.emit("pong", toBuffer(payload));
+  }
+
+  onClose(code: number, reason: string): void {
+    this.conn.receiveClose(code, reason);
+  }
+
+  onError(error: WebSocketError): void {
+    this.conn.fail(error);
+  }
+
+  closeTransport(): void {
+    this.conn.closeTransport();
+  }
+}
+
+// Socket listeners and timer callbacks, shared by every connection (`this` is the socket).
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kConnection].receiveData(chunk);
+}
+
+function onSocketEnd(this: OwnedSocket): void {
+  this[kConnection].socketEnded();
+}
+
+function onSocketError(this: OwnedSocket, error: Error): void {
+  this[kConnection].socketFailed(error);
+}
+
+function onSocketClose(this: OwnedSocket): void {
+  this[kConnection].socketClosed();
+}
+
+function onSocketDrain(this: OwnedSocket): void {
+  this[kConnection].checkDrain();
+}
+
+function uncorkConnection(conn: SomeConnection): void {
+  conn.uncork();
+}
+
+function closeTimerFired(conn: SomeConnection): void {
+  setImmediate(closeTimedOutLater, conn);
+}
+
+function closeTimedOutLater(conn: SomeConnection): void {
+  conn.closeTimedOut();
 }

@@ -8,6 +8,7 @@ import { PerMessageDeflate, formatDeflateEntry, negotiateServer } from "@ws/code
 import { broadcast, PreparedMessage, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
 import { Connection, type ConnectionSettings, type SendData } from "./connection.js";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
+import { Heartbeat } from "./heartbeat.js";
 import { resolveOptions, type HeadersInit, type ResolvedOptions, type ServerOptions, type UpgradeDecision } from "./options.js";
 import { headerCount, isReject, mergeHeaders, originAllowed, rejectSocket, requestPath } from "./upgrade.js";
 
@@ -55,6 +56,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   private listenFailed = false;
   /** Sockets between accept/upgrade and 101 (for shutdown). */
   private readonly handshaking = new Set<Socket>();
+  /** Pings, pong deadlines and idle timeouts for every connection, on one timer. */
+  private readonly heartbeat: Heartbeat;
 
   constructor(options: ServerOptions<T>, onConnection?: UpgradeCallback<T>) {
     super();
@@ -75,6 +78,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       idleTimeout: resolved.idleTimeout,
       closeTimeout: resolved.closeTimeout,
     };
+    this.heartbeat = new Heartbeat(this.clients, resolved);
     if (onConnection !== undefined) this.on("connection", onConnection);
 
     if (options.port !== undefined) {
@@ -199,6 +203,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     });
     for (const socket of this.handshaking) socket.destroy();
     this.handshaking.clear();
+    this.heartbeat.stop();
     const connections = [...this.clients];
     const allClosed = Promise.all(
       connections.map(
@@ -362,11 +367,12 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         extensions,
         url: req.url ?? "/",
         compression,
-        onClosed: (closed) => this.clients.delete(closed),
+        onClosed: this.removeClient,
       },
       this.settings,
     );
     this.clients.add(conn);
+    if (this.closing === null) this.heartbeat.start();
     // Listeners first, then reading: no message can arrive before they are attached (same tick).
     // If a handler throws, the connection still starts, so that its socket's end is seen and it
     // leaves `clients`; handleUpgrade then destroys the socket and reports the error.
@@ -376,10 +382,15 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     } finally {
       socket.off("error", noop);
       socket.off("end", destroyOnEnd);
-      conn.start(head);
+      conn.start(head, this.heartbeat.now());
     }
     return conn;
   }
+
+  private readonly removeClient = (conn: Connection<T>): void => {
+    this.clients.delete(conn);
+    if (this.clients.size === 0) this.heartbeat.stop();
+  };
 
   private refuse(socket: TimedSocket, status: number, reason: string, headers?: HeadersInit): null {
     this.clearHandshakeTimer(socket);
@@ -399,15 +410,11 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     }, ms);
     timer.unref();
     socket[kHandshakeTimer] = timer;
-    socket.once("close", () => this.clearHandshakeTimer(socket));
+    socket.on("close", clearHandshakeTimerOnClose);
   }
 
   private clearHandshakeTimer(socket: TimedSocket): void {
-    const timer = socket[kHandshakeTimer];
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      socket[kHandshakeTimer] = undefined;
-    }
+    clearHandshakeTimerOnClose.call(socket);
   }
 
   private reportError(error: unknown): void {
@@ -421,6 +428,14 @@ function noop(): void {}
 
 function destroyOnEnd(this: Socket): void {
   this.destroy();
+}
+
+function clearHandshakeTimerOnClose(this: TimedSocket): void {
+  const timer = this[kHandshakeTimer];
+  if (timer === undefined) return;
+  clearTimeout(timer);
+  this[kHandshakeTimer] = undefined;
+  this.off("close", clearHandshakeTimerOnClose);
 }
 
 /**

@@ -33,6 +33,12 @@ const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
  */
 const EMPTY_STORED_BLOCK = Buffer.from([0x00]);
 
+/**
+ * Output buffer of each zlib stream, held for the connection's lifetime (zlib's default is 16 KiB).
+ * Messages are mostly small; a large one just arrives in more pieces.
+ */
+const STREAM_CHUNK_SIZE = 4 * 1024;
+
 /** Largest input handled with the one-shot zlib functions on the main thread. */
 const SYNC_INPUT_LIMIT = 16 * 1024;
 /** Largest output a one-shot inflate may produce before handing the message to the stream. */
@@ -182,10 +188,10 @@ export class PerMessageDeflate implements MessageCompression {
     }
 
     const deflate = this.getDeflate();
-    deflate.write(data);
-    // §7.2.1 and §7.2.3: every fragment is sync-flushed so it is complete on its own; only the end
+    // §7.2.1 and §7.2.3: every fragment is sync-flushed so it is complete on its own (the stream's
+    // default flush flag: one thread-pool job per fragment, not a write and a flush); only the end
     // of the message loses its trailing empty stored block.
-    deflate.flush(constants.Z_SYNC_FLUSH, () => {
+    deflate.write(data, () => {
       if (this.failure !== null) return;
       let chunks: Buffer[] | null = this.deflateChunks;
       this.deflateChunks = [];
@@ -235,10 +241,9 @@ export class PerMessageDeflate implements MessageCompression {
 
     const inflate = this.getInflate();
     this.inflateLimit = maxPayload;
-    inflate.write(data);
-    // §7.2.2: restore the empty stored block the sender dropped, then flush the message out.
-    if (fin) inflate.write(TAIL);
-    inflate.flush(constants.Z_SYNC_FLUSH, () => {
+    // §7.2.2: restore the empty stored block the sender dropped. Every write is sync-flushed (the
+    // stream's default flush flag), so its output is complete when its callback runs.
+    inflate.write(fin ? Buffer.concat([data, TAIL]) : data, () => {
       if (this.failure !== null) return;
       const chunks = this.inflateChunks;
       this.inflateChunks = [];
@@ -253,6 +258,8 @@ export class PerMessageDeflate implements MessageCompression {
         windowBits: this.outgoing.windowBits,
         level: this.level,
         memLevel: this.memLevel,
+        flush: constants.Z_SYNC_FLUSH,
+        chunkSize: STREAM_CHUNK_SIZE,
       });
       deflate.on("data", (chunk: Buffer) => {
         if (this.failure === null) this.deflateChunks.push(chunk);
@@ -265,7 +272,11 @@ export class PerMessageDeflate implements MessageCompression {
 
   private getInflate(): InflateRaw {
     if (this.inflate === undefined) {
-      const inflate = createInflateRaw({ windowBits: this.incoming.windowBits });
+      const inflate = createInflateRaw({
+        windowBits: this.incoming.windowBits,
+        flush: constants.Z_SYNC_FLUSH,
+        chunkSize: STREAM_CHUNK_SIZE,
+      });
       inflate.on("data", (chunk: Buffer) => this.onInflated(chunk));
       inflate.on("error", (error: Error) => this.fail(inflateFailed(error)));
       this.inflate = inflate;
