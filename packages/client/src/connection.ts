@@ -80,6 +80,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   #closeInfo: CloseInfo | undefined;
   #resolveClosed!: (info: CloseInfo) => void;
   #waitingDrain = false;
+  #corked = false;
   #streaming = false;
   readonly #iterators = new Set<MessageQueue>();
 
@@ -283,15 +284,24 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   #write(chunks: Uint8Array[]): void {
     const socket = this.#socket;
     if (!socket.writable) return;
-    const callback = this.#waitingDrain ? () => this.#maybeDrain() : undefined;
-    if (chunks.length === 1) {
-      socket.write(chunks[0]!, callback);
-      return;
+    if (!this.#corked) {
+      // Frames sent in the same tick leave in one writev: a client answering each message of a
+      // burst it just read otherwise pays one write system call per frame.
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
     }
-    socket.cork();
-    for (let i = 0; i < chunks.length; i++) socket.write(chunks[i]!, i === chunks.length - 1 ? callback : undefined);
-    socket.uncork();
+    const callback = this.#waitingDrain ? () => this.#maybeDrain() : undefined;
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+    socket.write(chunks[last]!, callback);
   }
+
+  /** Ends the tick's batch of writes. */
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
 
   #maybeDrain(): void {
     if (!this.#waitingDrain || this.#readyState === Connection.CLOSED) return;

@@ -5,6 +5,8 @@
  * shared staging buffer instead, so that a peer sending a message one byte per TCP segment costs
  * bytes, not one object per byte (SECURITY.md row 5). Every byte is copied at most once here.
  */
+import { allocUnfilled } from "./alloc.js";
+
 const COPY_BELOW = 1024;
 const MAX_STAGING = 64 * 1024;
 const MIN_STAGING = 256;
@@ -55,7 +57,7 @@ export class ChunkList {
     if (pieces === null || pieces.length === 0) result = new Uint8Array(0);
     else if (pieces.length === 1) result = pieces[0]!;
     else {
-      result = new Uint8Array(this.byteLength);
+      result = allocUnfilled(this.byteLength);
       let offset = 0;
       for (const piece of pieces) {
         result.set(piece, offset);

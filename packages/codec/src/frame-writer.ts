@@ -6,6 +6,7 @@
  *           follows, 127 a 64-bit one (network byte order, most significant bit 0)
  *   then the 4-byte masking key when MASK is set, then the payload.
  */
+import { allocUnfilled } from "./alloc.js";
 import { applyMask } from "./mask.js";
 import { defaultMaskKeyPool, type MaskKeyPool } from "./mask-key.js";
 import { isControlOpcode } from "./opcode.js";
@@ -116,7 +117,7 @@ export function encodeFrame(opcode: number, payload: Uint8Array, options: Encode
   if (options.mask === true) {
     const maskKey = (options.maskKeys ?? defaultMaskKeyPool).next();
     const headerSize = frameHeaderSize(length, true);
-    const frame = new Uint8Array(headerSize + length);
+    const frame = allocUnfilled(headerSize + length);
     writeFrameHeader(frame, 0, opcode, length, fin, rsv1, maskKey);
     applyMask(payload, maskKey, frame, headerSize, length);
     return [frame];
@@ -124,7 +125,7 @@ export function encodeFrame(opcode: number, payload: Uint8Array, options: Encode
 
   const headerSize = frameHeaderSize(length, false);
   if (length <= COMBINE_MAX) {
-    const frame = new Uint8Array(headerSize + length);
+    const frame = allocUnfilled(headerSize + length);
     writeFrameHeader(frame, 0, opcode, length, fin, rsv1);
     frame.set(payload, headerSize);
     return [frame];

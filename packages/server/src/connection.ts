@@ -531,7 +531,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     // The peer half-closed: nothing more will arrive. Finish our side too (sockets from an
     // http.Server allow half-open connections, so this is not automatic).
     this.protocolCore.receiveEof();
-    this.socket.end();
+    // After our own close handshake we have ended already: a second end() only builds an error.
+    if (!this.socket.writableEnded) this.socket.end();
   }
 
   /** @internal */
