@@ -248,7 +248,9 @@ async function unlessAborted<T>(run: Run, promise: Promise<T>): Promise<T> {
   return Promise.race([promise, aborted]);
 }
 
-function prepareDirs(out: string, mode: WstestMode): WstestDirs & { results: string } {
+type RunDirs = WstestDirs & { results: string };
+
+function prepareDirs(out: string, mode: WstestMode): RunDirs {
   const reportsDir = resolve(out);
   const specDir = join(reportsDir, "spec");
   const results = join(reportsDir, reportsSubdir(mode));
@@ -286,11 +288,38 @@ function describeExit(proc: ManagedProcess, code: number | null, signal: string 
   return `${proc.name} failed (exit code ${code}, signal ${signal}); its last output:\n${proc.tail()}\n`;
 }
 
-async function serverCommand(args: CliArgs, io: Io): Promise<number> {
-  const mode: WstestMode = "fuzzingclient";
+/**
+ * The frame of a conformance run: its directories and time limit, the verdict from the reports
+ * once `body` finishes (unless it returns an exit code of its own), and every process stopped
+ * whatever happens.
+ */
+async function conformanceRun(
+  args: CliArgs,
+  mode: WstestMode,
+  io: Io,
+  body: (run: Run, dirs: RunDirs) => Promise<number | undefined>,
+): Promise<number> {
   const dirs = prepareDirs(args.out, mode);
   const run = new Run(args.timeoutMs);
   try {
+    const failed = await body(run, dirs);
+    if (failed !== undefined) return failed;
+    await run.end();
+    return reportVerdict(dirs.results, args, io);
+  } catch (error) {
+    return failRun(run, error, io);
+  } finally {
+    await run.end();
+  }
+}
+
+function writeSpec(dirs: RunDirs, mode: WstestMode, spec: unknown): void {
+  writeFileSync(join(dirs.specDir, specFileName(mode)), JSON.stringify(spec, null, 2) + "\n");
+}
+
+function serverCommand(args: CliArgs, io: Io): Promise<number> {
+  const mode: WstestMode = "fuzzingclient";
+  return conformanceRun(args, mode, io, async (run, dirs) => {
     let url = args.url;
     if (url === undefined) {
       if (!existsSync(args.echoServer)) {
@@ -312,7 +341,7 @@ async function serverCommand(args: CliArgs, io: Io): Promise<number> {
       cases: args.cases,
       exclude: args.exclude,
     });
-    writeFileSync(join(dirs.specDir, specFileName(mode)), JSON.stringify(spec, null, 2) + "\n");
+    writeSpec(dirs, mode, spec);
 
     const progress = new Progress(`wstest fuzzingclient -> ${agent}`);
     const wstest = startWstest(run, args, mode, dirs);
@@ -330,26 +359,19 @@ async function serverCommand(args: CliArgs, io: Io): Promise<number> {
     }
     progress.update(progress.total ?? started);
     progress.finish();
-    await run.end();
-    return reportVerdict(dirs.results, args, io);
-  } catch (error) {
-    return failRun(run, error, io);
-  } finally {
-    await run.end();
-  }
+    return undefined;
+  });
 }
 
-async function clientCommand(args: CliArgs, io: Io): Promise<number> {
+function clientCommand(args: CliArgs, io: Io): Promise<number> {
   const mode: WstestMode = "fuzzingserver";
-  const dirs = prepareDirs(args.out, mode);
-  const run = new Run(args.timeoutMs);
-  try {
+  return conformanceRun(args, mode, io, async (run, dirs) => {
     const port = args.port ?? (await freePort());
     const url = `ws://127.0.0.1:${port}`;
     const agent = args.agent ?? "ws-client";
     const { outdir } = wstestPaths(args.engine, mode, dirs);
     const spec = fuzzingServerSpec({ url, outdir, cases: args.cases, exclude: args.exclude });
-    writeFileSync(join(dirs.specDir, specFileName(mode)), JSON.stringify(spec, null, 2) + "\n");
+    writeSpec(dirs, mode, spec);
 
     const wstest = startWstest(run, args, mode, dirs, port);
     const reportsWritten = waitForLine(wstest, /^Report generation complete/, args.timeoutMs);
@@ -377,13 +399,8 @@ async function clientCommand(args: CliArgs, io: Io): Promise<number> {
     const timedOut = result.runs.filter((r) => r.timedOut).map((r) => r.case);
     if (timedOut.length > 0) io.err(`cases terminated after the case time limit (by number): ${timedOut.join(", ")}\n`);
     await unlessAborted(run, reportsWritten);
-    await run.end();
-    return reportVerdict(dirs.results, args, io);
-  } catch (error) {
-    return failRun(run, error, io);
-  } finally {
-    await run.end();
-  }
+    return undefined;
+  });
 }
 
 async function driveClientCommand(args: CliArgs, io: Io): Promise<number> {
