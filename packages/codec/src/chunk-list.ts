@@ -52,18 +52,7 @@ export class ChunkList {
   /** Returns everything held as one buffer (a view when it is a single piece) and empties the list. */
   take(): Uint8Array {
     this.flushStaging();
-    const pieces = this.pieces;
-    let result: Uint8Array;
-    if (pieces === null || pieces.length === 0) result = new Uint8Array(0);
-    else if (pieces.length === 1) result = pieces[0]!;
-    else {
-      result = allocUnfilled(this.byteLength);
-      let offset = 0;
-      for (const piece of pieces) {
-        result.set(piece, offset);
-        offset += piece.length;
-      }
-    }
+    const result = this.pieces === null ? new Uint8Array(0) : concatChunks(this.pieces, this.byteLength);
     this.clear();
     return result;
   }
@@ -83,4 +72,22 @@ export class ChunkList {
       this.stagingStart = this.stagingEnd;
     }
   }
+}
+
+/**
+ * `chunks` as one buffer: the chunk itself when there is one, else a copy (`byteLength` is their
+ * total when the caller knows it).
+ */
+export function concatChunks(chunks: readonly Uint8Array[], byteLength?: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  if (chunks.length === 0) return new Uint8Array(0);
+  let length = byteLength ?? 0;
+  if (byteLength === undefined) for (const chunk of chunks) length += chunk.length;
+  const result = allocUnfilled(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    result.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return result;
 }

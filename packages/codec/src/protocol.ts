@@ -1,3 +1,4 @@
+import { concatChunks } from "./chunk-list.js";
 import { encodeClosePayload } from "./close.js";
 import { ErrorCode, WebSocketError } from "./errors.js";
 import type { MessageCompression } from "./extension.js";
@@ -257,7 +258,7 @@ export class Protocol {
           return;
         }
         // RFC 7692 §6.1: RSV1 marks the first frame of a compressed message only.
-        this.writeFrame(opcode, concat(chunks), fin, first);
+        this.writeFrame(opcode, concatChunks(chunks), fin, first);
         this.drain();
       });
     });
@@ -336,16 +337,3 @@ class ReceiverEvents implements ReceiverHandler {
 }
 
 const EMPTY = new Uint8Array(0);
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let length = 0;
-  for (const chunk of chunks) length += chunk.length;
-  const result = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    result.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return result;
-}
