@@ -102,6 +102,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
       onMessage: (data, isBinary) => this.#onMessage(data, isBinary),
       onPing: (payload) => this.emit("ping", toBuffer(payload)),
       onPong: (payload) => this.emit("pong", toBuffer(payload)),
+      // A server that pings and never reads our pongs meets maxBufferedAmount like any send.
+      admitPong: (size) => this.#checkBuffer(size + 6),
       onClose: () => this.#onCloseFrame(),
       onError: (error) => this.#onProtocolError(error),
       closeTransport: () => this.#closeTransport(),

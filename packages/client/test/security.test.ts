@@ -145,6 +145,28 @@ describe("SECURITY row 15: a server that never reads", () => {
     await stillConnects();
   });
 
+  it("a server that pings and never reads the pongs meets maxBufferedAmount too", async () => {
+    const ping = frame({ opcode: 0x9, payload: Buffer.alloc(125, 7) });
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => ping));
+    server = await scriptedServer(async (peer) => {
+      await peer.accept();
+      peer.socket.pause(); // never reads the pongs
+      // Up to 100,000 pings (about 13 MB of pongs), in batches, until the client gives up.
+      for (let i = 0; i < 100 && !peer.socket.destroyed; i++) {
+        if (!peer.socket.write(batch)) await new Promise((resolve) => peer.socket.once("drain", resolve).once("close", resolve));
+      }
+    });
+    const conn = await connect(server.url, { perMessageDeflate: false, maxBufferedAmount: 256 * 1024 });
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, conn.bufferedAmount)), 1);
+    const info = await conn.closed;
+    clearInterval(sampler);
+    expect(info.code).toBe(1006);
+    expect(info.error).toMatchObject({ code: "WS_ERR_BUFFER_OVERFLOW" });
+    expect(peak).toBeLessThanOrEqual(256 * 1024 + 131);
+    await stillConnects();
+  });
+
   it("drain() resolves once the server reads again", async () => {
     let resume!: () => void;
     server = await scriptedServer(async (peer) => {

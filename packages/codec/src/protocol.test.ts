@@ -57,6 +57,27 @@ describe("Protocol: messages and control frames", () => {
     expect(c.sent()).toEqual([]);
   });
 
+  it("asks the shell before each automatic pong and withholds the ones it refuses", () => {
+    const asked: number[] = [];
+    const written: Uint8Array[] = [];
+    const protocol = new Protocol(
+      { role: "server" },
+      {
+        write: (chunks) => written.push(...chunks),
+        onMessage: () => undefined,
+        onPing: () => undefined,
+        admitPong: (size) => asked.push(size) === 1,
+        onClose: () => undefined,
+        onError: () => undefined,
+        closeTransport: () => undefined,
+      },
+    );
+    const ping = (payload: string) => buildFrame({ mask: true, opcode: Opcode.Ping, payload });
+    protocol.receive(concatBytes(ping("first"), ping("second!")));
+    expect(asked).toEqual([5, 7]);
+    expect(decodeFrames(concatBytes(...written)).map((frame) => frame.payload)).toEqual([text("first")]);
+  });
+
   it("masks every frame a client sends and never masks a server's", () => {
     const client = connection({ role: "client" });
     client.protocol.send(text("abc"), false);

@@ -15,6 +15,12 @@ export interface ProtocolHandler {
   onMessage(data: Uint8Array, isBinary: boolean): void;
   onPing?(payload: Uint8Array): void;
   onPong?(payload: Uint8Array): void;
+  /**
+   * Asked before an automatic pong of `size` payload bytes is queued; false withholds it. A peer
+   * that pings and never reads the pongs must meet the same send-buffer limit as any sender, so the
+   * shell applies its limit here (and may fail the connection).
+   */
+  admitPong?(size: number): boolean;
   /** The peer's close frame arrived (`code` 1005 when it had none); the echo is already queued. */
   onClose(code: number, reason: string): void;
   /**
@@ -319,7 +325,9 @@ class ReceiverEvents implements ReceiverHandler {
   }
 
   onPing(payload: Uint8Array): void {
-    if (this.protocol.answersPings) this.protocol.sendControl(Opcode.Pong, payload);
+    if (this.protocol.answersPings && this.handler.admitPong?.(payload.length) !== false) {
+      this.protocol.sendControl(Opcode.Pong, payload);
+    }
     this.handler.onPing?.(payload);
   }
 

@@ -443,21 +443,37 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
           `bufferedAmount would pass maxBufferedAmount (${this.settings.maxBufferedAmount} bytes)`,
         );
       }
-      // SECURITY.md row 15: a peer that does not read is not allowed to grow our memory.
-      this.fail(
-        new WebSocketServerError(
-          ServerErrorCode.BufferOverflow,
-          `bufferedAmount would pass maxBufferedAmount (${this.settings.maxBufferedAmount} bytes)`,
-          1008,
-        ),
-      );
-      this.protocolCore.close(1008, "send buffer full");
-      this.state = ReadyState.CLOSING;
-      this.startCloseTimer();
+      this.overflow();
       return false;
     }
     if (buffered + size >= this.settings.highWaterMark) this.needDrain = true;
     return true;
+  }
+
+  /**
+   * @internal An automatic pong meets `maxBufferedAmount` like a send: otherwise a peer that pings
+   * and never reads grows our memory one pong at a time. Under "reject" the pong is withheld (no
+   * caller to throw to); under "close" the connection fails as a send would.
+   */
+  admitPong(size: number): boolean {
+    const buffered = this.bufferedAmount;
+    if (buffered === 0 || buffered + size + 2 <= this.settings.maxBufferedAmount) return true;
+    if (this.settings.backpressure === "close") this.overflow();
+    return false;
+  }
+
+  /** SECURITY.md row 15: a peer that does not read is not allowed to grow our memory. */
+  private overflow(): void {
+    this.fail(
+      new WebSocketServerError(
+        ServerErrorCode.BufferOverflow,
+        `bufferedAmount would pass maxBufferedAmount (${this.settings.maxBufferedAmount} bytes)`,
+        1008,
+      ),
+    );
+    this.protocolCore.close(1008, "send buffer full");
+    this.state = ReadyState.CLOSING;
+    this.startCloseTimer();
   }
 
   /** @internal Writes what the protocol asks for. */
@@ -683,6 +699,10 @@ class ProtocolEvents implements ProtocolHandler {
 
   onPong(payload: Uint8Array): void {
     this.conn.emit("pong", toBuffer(payload));
+  }
+
+  admitPong(size: number): boolean {
+    return this.conn.admitPong(size);
   }
 
   onClose(code: number, reason: string): void {

@@ -14,6 +14,10 @@ export const ServerErrorCode = {
   CloseTimeout: "WS_ERR_CLOSE_TIMEOUT",
   /** The `upgrade` hook threw or rejected; the client got 500. */
   UpgradeHookFailed: "WS_ERR_UPGRADE_HOOK_FAILED",
+  /** A handshake was answered with an HTTP error (`status`) instead of 101 (`handshakeError` event). */
+  HandshakeRefused: "WS_ERR_HANDSHAKE_REFUSED",
+  /** A handshake did not finish within `handshakeTimeout`: the socket was destroyed (`handshakeError` event). */
+  HandshakeTimeout: "WS_ERR_HANDSHAKE_TIMEOUT",
   /** The TCP socket failed (reset, broken pipe...). */
   SocketError: "WS_ERR_SOCKET",
   /** An argument that cannot be sent (wrong type, close code or reason). */
@@ -26,11 +30,19 @@ export class WebSocketServerError extends Error {
   readonly code: ServerErrorCode;
   /** The close code sent because of this error, or 1006 when the socket was just destroyed. */
   readonly closeCode: number;
+  /** For `WS_ERR_HANDSHAKE_REFUSED`: the HTTP status the client was answered with. */
+  readonly status: number | undefined;
 
-  constructor(code: ServerErrorCode, message: string, closeCode = 1006, options?: { cause?: unknown }) {
+  constructor(
+    code: ServerErrorCode,
+    message: string,
+    closeCode = 1006,
+    options?: { cause?: unknown; status?: number },
+  ) {
     super(message, options);
     this.name = "WebSocketServerError";
     this.code = code;
     this.closeCode = closeCode;
+    this.status = options?.status;
   }
 }

@@ -19,6 +19,14 @@ export interface ServerEvents<T> {
   listening: [];
   /** Server-level failures: the own-port server failed to listen, an `upgrade` hook threw. */
   error: [error: Error];
+  /**
+   * A handshake did not end in a connection: it was answered with an HTTP error
+   * (`WS_ERR_HANDSHAKE_REFUSED`, `error.status`), cut by `handshakeTimeout`
+   * (`WS_ERR_HANDSHAKE_TIMEOUT`), or its socket failed (`WS_ERR_SOCKET`). The socket is already
+   * answered or destroyed; this is for logs and metrics. `req` is undefined when the request head
+   * never arrived whole. Peers cause these at will, so they are never `error` events.
+   */
+  handshakeError: [error: WebSocketServerError, req: IncomingMessage | undefined];
   /** `close()` finished: no connection is left. */
   close: [];
 }
@@ -54,8 +62,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   private closing: Promise<void> | null = null;
   private listenWaiters = 0;
   private listenFailed = false;
-  /** Sockets between accept/upgrade and 101 (for shutdown). */
-  private readonly handshaking = new Set<Socket>();
+  /** Sockets waiting for the `upgrade` hook, with their request (for shutdown and timeouts). */
+  private readonly handshaking = new Map<Socket, IncomingMessage>();
   /** Pings, pong deadlines and idle timeouts for every connection, on one timer. */
   private readonly heartbeat: Heartbeat;
 
@@ -201,7 +209,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         server.once("error", () => resolve());
       }
     });
-    for (const socket of this.handshaking) socket.destroy();
+    for (const socket of this.handshaking.keys()) socket.destroy();
     this.handshaking.clear();
     this.heartbeat.stop();
     const connections = [...this.clients];
@@ -245,6 +253,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     // A plain HTTP request on a WebSocket-only port (or an upgrade request Node did not recognise).
     const socket = req.socket as TimedSocket;
     this.clearHandshakeTimer(socket);
+    this.handshakeRefused(req, 426, "Upgrade Required");
     const body = "Upgrade Required";
     res.writeHead(426, {
       Connection: "close",
@@ -261,10 +270,13 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     this.clearHandshakeTimer(tcp);
     if (!tcp.writable || tcp.destroyed) {
       tcp.destroy();
+      this.handshakeFailed(ServerErrorCode.SocketError, "the socket failed during the handshake", undefined, { cause: error });
       return;
     }
     const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-    rejectSocket(tcp, status, status === 431 ? "Request Header Fields Too Large" : "Bad Request");
+    const reason = status === 431 ? "Request Header Fields Too Large" : "Bad Request";
+    this.handshakeRefused(undefined, status, reason, error);
+    rejectSocket(tcp, status, reason);
   };
 
   private readonly onUpgradeEvent = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -273,6 +285,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       // Another upgrade listener on a shared server may own this path; if there is none, say so.
       if (this.ownsServer || this.httpServer!.listenerCount("upgrade") === 1) {
         socket.on("error", noop);
+        this.clearHandshakeTimer(socket as TimedSocket);
+        this.handshakeRefused(req, 400, "Bad Request");
         rejectSocket(socket as Socket, 400, "Bad Request");
       }
       return;
@@ -291,14 +305,14 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     // that half-closes before the 101 has given up (sockets from http.Server allow half-open).
     socket.on("error", noop);
     socket.on("end", destroyOnEnd);
-    if (this.closing !== null) return this.refuse(socket, 503, "Server Is Closing");
-    if (headerCount(req) > options.maxHeaderCount) return this.refuse(socket, 431, "Too Many Header Fields");
+    if (this.closing !== null) return this.refuse(socket, req, 503, "Server Is Closing");
+    if (headerCount(req) > options.maxHeaderCount) return this.refuse(socket, req, 431, "Too Many Header Fields");
     const request = validateUpgradeRequest(req);
-    if (!request.ok) return this.refuse(socket, request.status, request.reason, request.headers);
-    if (this.clients.size >= options.maxConnections) return this.refuse(socket, 503, "Too Many Connections");
-    if (!originAllowed(options, req)) return this.refuse(socket, 403, "Origin Not Allowed");
+    if (!request.ok) return this.refuse(socket, req, request.status, request.reason, request.headers);
+    if (this.clients.size >= options.maxConnections) return this.refuse(socket, req, 503, "Too Many Connections");
+    if (!originAllowed(options, req)) return this.refuse(socket, req, 403, "Origin Not Allowed");
 
-    this.handshaking.add(socket);
+    this.handshaking.set(socket, req);
     let decision: UpgradeDecision<T>;
     try {
       decision = options.upgrade === undefined ? undefined : await options.upgrade(req, {
@@ -308,13 +322,13 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     } catch (error) {
       this.handshaking.delete(socket);
       this.reportError(new WebSocketServerError(ServerErrorCode.UpgradeHookFailed, "the upgrade hook failed", 1006, { cause: error }));
-      return this.refuse(socket, 500, "Internal Server Error");
+      return this.refuse(socket, req, 500, "Internal Server Error");
     }
     this.handshaking.delete(socket);
     // The client may have gone, the timer fired, or the server started closing while we waited.
     if (socket.destroyed || !socket.writable) return null;
-    if (this.closing !== null) return this.refuse(socket, 503, "Server Is Closing");
-    if (isReject(decision)) return this.refuse(socket, decision.status, decision.reason ?? "", decision.headers);
+    if (this.closing !== null) return this.refuse(socket, req, 503, "Server Is Closing");
+    if (isReject(decision)) return this.refuse(socket, req, decision.status, decision.reason ?? "", decision.headers);
 
     let protocol = "";
     if (options.handleProtocols !== undefined && request.protocols.length > 0) {
@@ -323,7 +337,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         // RFC 6455 §4.2.2: the server selects one of the values the client offered.
         if (!request.protocols.includes(chosen)) {
           this.reportError(new TypeError(`handleProtocols chose ${JSON.stringify(chosen)}, which the client did not offer`));
-          return this.refuse(socket, 500, "Internal Server Error");
+          return this.refuse(socket, req, 500, "Internal Server Error");
         }
         protocol = chosen;
       }
@@ -354,7 +368,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     } catch (error) {
       compression?.close();
       this.reportError(error);
-      return this.refuse(socket, 500, "Internal Server Error");
+      return this.refuse(socket, req, 500, "Internal Server Error");
     }
     this.clearHandshakeTimer(socket);
     socket.write(response, "latin1");
@@ -392,12 +406,29 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     if (this.clients.size === 0) this.heartbeat.stop();
   };
 
-  private refuse(socket: TimedSocket, status: number, reason: string, headers?: HeadersInit): null {
+  private refuse(socket: TimedSocket, req: IncomingMessage, status: number, reason: string, headers?: HeadersInit): null {
     this.clearHandshakeTimer(socket);
     socket.off("end", destroyOnEnd);
     this.handshaking.delete(socket);
-    rejectSocket(socket, status, reason, headers);
+    const sent = rejectSocket(socket, status, reason, headers);
+    this.handshakeRefused(req, sent, sent === status ? reason : "Internal Server Error");
     return null;
+  }
+
+  private handshakeRefused(req: IncomingMessage | undefined, status: number, reason: string, cause?: unknown): void {
+    const message = `handshake refused with ${status}${reason === "" ? "" : ` ${reason}`}`;
+    this.handshakeFailed(ServerErrorCode.HandshakeRefused, message, req, { status, cause });
+  }
+
+  private handshakeFailed(
+    code: ServerErrorCode,
+    message: string,
+    req: IncomingMessage | undefined,
+    options?: { cause?: unknown; status?: number },
+  ): void {
+    // Built only when someone listens: refusals are cheap for a peer to cause.
+    if (this.listenerCount("handshakeError") === 0) return;
+    this.emit("handshakeError", new WebSocketServerError(code, message, 1006, options), req);
   }
 
   private startHandshakeTimer(socket: TimedSocket): void {
@@ -405,8 +436,10 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     if (ms === 0 || socket[kHandshakeTimer] !== undefined) return;
     const timer = setTimeout(() => {
       socket[kHandshakeTimer] = undefined;
+      const req = this.handshaking.get(socket);
       this.handshaking.delete(socket);
       socket.destroy();
+      this.handshakeFailed(ServerErrorCode.HandshakeTimeout, `the handshake did not finish within ${ms} ms`, req);
     }, ms);
     timer.unref();
     socket[kHandshakeTimer] = timer;

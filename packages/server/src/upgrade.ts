@@ -45,15 +45,17 @@ export function isReject<T>(decision: UpgradeDecision<T>): decision is UpgradeRe
   return typeof decision === "object" && decision !== null && "status" in decision;
 }
 
-/** Answers a refused handshake with an HTTP error and closes the socket; never throws. */
-export function rejectSocket(socket: Socket, status: number, reason: string, headers?: HeadersInit): void {
-  if (socket.destroyed) return;
+/** Answers a refused handshake with an HTTP error and closes the socket; never throws. Returns the status sent. */
+export function rejectSocket(socket: Socket, status: number, reason: string, headers?: HeadersInit): number {
+  if (socket.destroyed) return status;
   let response: string;
   try {
     response = buildErrorResponse(status, reason, mergeHeaders(headers));
   } catch {
     // A user hook gave a status outside 400-599 or a header that cannot be written.
-    response = buildErrorResponse(500, "Internal Server Error");
+    status = 500;
+    response = buildErrorResponse(status, "Internal Server Error");
   }
   socket.end(response, "utf8", () => socket.destroy());
+  return status;
 }

@@ -333,3 +333,72 @@ describe("a throwing connection handler", () => {
     expect(errors.map((error) => error.message)).toEqual(["handler bug"]);
   });
 });
+
+describe("handshakeError event", () => {
+  type Seen = { code: string; status: number | undefined; url: string | undefined; cause: unknown };
+  async function watched(options: Parameters<typeof startServer>[0] = {}) {
+    const server = await startServer(options);
+    cleanup.push(() => server.close({ timeout: 200 }));
+    const seen: Seen[] = [];
+    server.on("handshakeError", (error, req) => {
+      seen.push({ code: error.code, status: error.status, url: req?.url, cause: error.cause });
+    });
+    return { server, seen };
+  }
+  const upgradeHead = (path: string, extra = "") =>
+    `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
+
+  it("reports a refused handshake with the status sent and its request", async () => {
+    const { server, seen } = await watched({ allowedOrigins: ["https://good.example"] });
+    const response = await rawExchange(server.port, upgradeHead("/chat?room=1", "Origin: https://evil.example\r\n"));
+    expect(response).toMatch(/^HTTP\/1\.1 403 /);
+    expect(seen).toEqual([{ code: "WS_ERR_HANDSHAKE_REFUSED", status: 403, url: "/chat?room=1", cause: undefined }]);
+  });
+
+  it("reports the status actually sent when the upgrade hook's status cannot be written", async () => {
+    const { server, seen } = await watched({ upgrade: () => ({ status: 200 }) });
+    const response = await rawExchange(server.port, upgradeHead("/"));
+    expect(response).toMatch(/^HTTP\/1\.1 500 /);
+    expect(seen.map((s) => s.status)).toEqual([500]);
+  });
+
+  it("reports a malformed request head (no request) and a plain HTTP request", async () => {
+    const { server, seen } = await watched();
+    expect(await rawExchange(server.port, "GET / HTTP/1.1\r\nHost x\r\n\r\n")).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await rawExchange(server.port, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n")).toMatch(/^HTTP\/1\.1 426 /);
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toMatchObject({ code: "WS_ERR_HANDSHAKE_REFUSED", status: 400, url: undefined });
+    expect((seen[0]!.cause as { code?: string }).code).toMatch(/^HPE_/);
+    expect(seen[1]).toMatchObject({ code: "WS_ERR_HANDSHAKE_REFUSED", status: 426, url: "/page" });
+  });
+
+  it("reports a handshake cut by handshakeTimeout, with the request once it arrived", async () => {
+    const { server, seen } = await watched({ handshakeTimeout: 100, upgrade: () => new Promise(() => undefined) });
+    const slowloris = await RawClient.open(server.port);
+    slowloris.send("GET / HTTP/1.1\r\nHost: x\r\n");
+    const stalled = await RawClient.open(server.port);
+    stalled.send(upgradeHead("/waiting"));
+    await Promise.all([slowloris.waitClosed(), stalled.waitClosed()]);
+    expect(seen).toHaveLength(2);
+    expect(seen).toContainEqual(expect.objectContaining({ code: "WS_ERR_HANDSHAKE_TIMEOUT", url: "/waiting" }));
+    expect(seen).toContainEqual(expect.objectContaining({ code: "WS_ERR_HANDSHAKE_TIMEOUT", url: undefined }));
+  });
+
+  it("reports nothing for a handshake that succeeds, and never warns without a listener", async () => {
+    const { server, seen } = await watched();
+    const client = await RawClient.connect(server.port);
+    cleanup.push(() => client.destroy());
+    expect(seen).toEqual([]);
+
+    const quiet = await startServer();
+    cleanup.push(() => quiet.close());
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    cleanup.push(() => void process.off("warning", onWarning));
+    expect(await rawExchange(quiet.port, upgradeHead("/", "Sec-WebSocket-Version: 8\r\n"))).toMatch(/^HTTP\/1\.1 426 /);
+    await delay(20);
+    expect(warnings).toEqual([]);
+  });
+});

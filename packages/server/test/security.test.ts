@@ -218,6 +218,40 @@ describe("SECURITY.md", () => {
     }
   });
 
+  it("row 15: a peer that pings and never reads the pongs meets maxBufferedAmount too", async () => {
+    for (const backpressure of ["close", "reject"] as const) {
+      const bounded = await startServer({ maxBufferedAmount: 64 * 1024, backpressure });
+      try {
+        const connected = new Promise<Connection>((resolve) => bounded.once("connection", resolve));
+        const client = await RawClient.connect(bounded.port);
+        const conn = await connected;
+        const errors: string[] = [];
+        conn.on("error", (error) => errors.push(error.code));
+        client.socket.pause();
+        // 1,000 pings of 125 bytes a batch: about 13 MB of pongs in all, far past what the kernel buffers.
+        const batch = Buffer.concat(Array.from({ length: 1000 }, () => frame({ opcode: OP.ping, payload: Buffer.alloc(125, 7) })));
+        let peak = 0;
+        for (let i = 0; i < 100 && conn.readyState === 1; i++) {
+          client.socket.write(batch);
+          await until(() => client.socket.writableLength === 0 || conn.readyState !== 1, 5000, 1);
+          peak = Math.max(peak, conn.bufferedAmount);
+        }
+        expect(peak).toBeLessThanOrEqual(64 * 1024 + 127);
+        if (backpressure === "close") {
+          expect(errors).toEqual(["WS_ERR_BUFFER_OVERFLOW"]);
+          expect(conn.readyState).toBeGreaterThanOrEqual(2);
+        } else {
+          // Pongs past the limit are withheld; the connection stays open for the application to judge.
+          expect(errors).toEqual([]);
+          expect(conn.readyState).toBe(1);
+        }
+        client.destroy();
+      } finally {
+        await bounded.close({ timeout: 500 });
+      }
+    }
+  });
+
   it("row 16: a peer that never answers our close frame is destroyed after closeTimeout", async () => {
     const stubborn = await startServer({ closeTimeout: 100 });
     try {
