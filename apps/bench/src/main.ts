@@ -29,6 +29,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const appDir = join(here, "..");
 const repoRoot = join(appDir, "..", "..");
 const quick = process.env.BENCH_QUICK === "1";
+/** BENCH_ONLY=<text>: only the server and client rows whose name contains it, no codec rows. */
+const only = process.env.BENCH_ONLY?.trim().toLowerCase() || undefined;
+const selected = (name: string): boolean => only === undefined || name.toLowerCase().includes(only);
 const rounds = quick ? 1 : 3;
 const seconds = quick ? 1 : 4;
 const warmup = quick ? 0.5 : 1;
@@ -154,7 +157,7 @@ const SERVERS: ServerKind[] = ["ours", "ws", "ws+bufferutil"];
 
 async function serverBenchmarks(binary: string | undefined, idleConnections: number, notes: string[]): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const workload of workloads(idleConnections)) {
+  for (const workload of workloads(idleConnections).filter((w) => selected(w.name))) {
     const samples: Record<string, Record<string, number[]>> = {};
     const clientCpu: number[] = [];
     for (let round = 0; round < rounds; round++) {
@@ -229,6 +232,7 @@ async function clientBenchmarks(notes: string[]): Promise<Row[]> {
     ["32 B, 1 conn × 16 in flight", "msg/s", echoSpec(1, 16, 32, { durationMs: clientSeconds * 1000 }), (r: LoadResult) => r.msgsPerSec],
     ["64 KiB, 1 conn × 4 in flight", "MB/s", echoSpec(1, 4, 65536, { durationMs: clientSeconds * 1000 }), (r: LoadResult) => r.mbPerSecRecv],
   ] as const) {
+    if (!selected(`client ${name}`)) continue;
     const samples: Record<string, number[]> = {};
     const serverCpu: number[] = [];
     for (let round = 0; round < rounds; round++) {
@@ -288,8 +292,8 @@ async function main(): Promise<void> {
   if (idleConnections < wanted) notes.push(`fd limit ${limit}: idle memory measured with ${idleConnections} connections instead of ${wanted}.`);
 
   log(`bench: ${quick ? "QUICK" : "full"} run, ${rounds} round(s), ${seconds}s windows, load generator ${binary ?? "Node (ws client)"}`);
-  log("codec micro-benchmarks…");
-  const codec = await runCodec({ quick, log });
+  if (only !== undefined) log(`bench: BENCH_ONLY=${only}: the matching rows only; nothing is written`);
+  const codec = only === undefined ? (log("codec micro-benchmarks…"), await runCodec({ quick, log })) : { rows: [], notes: [] };
   notes.push(...codec.notes);
   log("server benchmarks…");
   const server = await serverBenchmarks(binary, idleConnections, notes);
@@ -324,6 +328,8 @@ async function main(): Promise<void> {
   if (earlier && !previous) log(`bench: the previous run was ${earlier.machine.quick ? "quick" : "full"}: not compared`);
   const markdown = renderMarkdown(results, previous);
   process.stdout.write(`\n${markdown}\n`);
+  // A partial run is no baseline: it would hide the rows it skipped from the next comparison.
+  if (only !== undefined) return;
   const changes = describeChanges(results, previous);
   if (changes.length > 0) process.stdout.write(`Change since the previous run (${previous!.machine.date}):\n${changes.map((l) => `  ${l}`).join("\n")}\n`);
   writeFileSync(join(resultsDir, "latest.md"), markdown);

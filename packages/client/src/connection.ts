@@ -75,6 +75,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   readonly #options: ResolvedOptions;
   #head: Buffer | null;
   #started = false;
+  #inflateBacklog = false;
   #error: Error | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
   #closeInfo: CloseInfo | undefined;
@@ -104,6 +105,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
       onPong: (payload) => this.emit("pong", toBuffer(payload)),
       // A server that pings and never reads our pongs meets maxBufferedAmount like any send.
       admitPong: (size) => this.#checkBuffer(size + 6),
+      // Input piling up behind an inflate pauses reading, as a slow async iterator does.
+      onReceiveBacklog: (backlogged) => {
+        this.#inflateBacklog = backlogged;
+        this.#updateFlow();
+      },
       onClose: () => this.#onCloseFrame(),
       onError: (error) => this.#onProtocolError(error),
       closeTransport: () => this.#closeTransport(),
@@ -138,7 +144,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     if (this.#readyState === Connection.CLOSED) return;
     if (head !== null && head.length > 0) this.#protocol.receive(head);
     this.#socket.on("data", (chunk: Buffer) => this.#protocol.receive(chunk));
-    this.#socket.resume();
+    this.#updateFlow();
   }
 
   /** CONNECTING (0, never seen here), OPEN (1), CLOSING (2) or CLOSED (3), as in the WHATWG API. */
@@ -259,7 +265,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
    * Leaving the loop early does not close the connection.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
-    const queue = new MessageQueue(this.#closeInfo, () => this.#iteratorProgress(), () => this.#iterators.delete(queue));
+    const queue = new MessageQueue(this.#closeInfo, () => this.#updateFlow(), () => this.#iterators.delete(queue));
     if (this.#closeInfo === undefined) this.#iterators.add(queue);
     return queue;
   }
@@ -318,15 +324,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     const message: Message = isBinary ? buffer : buffer.toString("utf8");
     this.emit("message", message, isBinary);
     for (const queue of this.#iterators) queue.push(message);
-    if (this.#iterators.size > 0) this.#iteratorProgress();
+    if (this.#iterators.size > 0) this.#updateFlow();
   }
 
-  #iteratorProgress(): void {
+  /** Pauses reading while an iterator is behind or input waits behind an inflate; resumes after. */
+  #updateFlow(): void {
     let longest = 0;
     for (const queue of this.#iterators) longest = Math.max(longest, queue.length);
     const socket = this.#socket;
-    if (longest >= ITERATOR_PAUSE_AT && !socket.isPaused()) socket.pause();
-    else if (longest <= ITERATOR_RESUME_AT && socket.isPaused() && this.#started) socket.resume();
+    if (this.#inflateBacklog || longest >= ITERATOR_PAUSE_AT) {
+      if (!socket.isPaused()) socket.pause();
+    } else if (longest <= ITERATOR_RESUME_AT && socket.isPaused() && this.#started) socket.resume();
   }
 
   /** The server's close frame arrived and our echo is queued; the server now closes TCP. */

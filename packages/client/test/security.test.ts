@@ -2,9 +2,10 @@
 // the test checks the close code, the error code, that the process survives and that memory stays
 // bounded. Rows 6, 7, 8 and 13 are also covered case by case in protocol.test.ts and
 // handshake.test.ts; row 12 in transport.test.ts.
-import { describe, expect, it, afterEach } from "vitest";
+import { Socket } from "node:net";
+import { describe, expect, it, afterEach, vi } from "vitest";
 import { connect } from "../src/index.js";
-import { closeCodeOf, deflateBomb, frame, scriptedServer, type ScriptedServer } from "./helpers.js";
+import { closeCodeOf, deflateBomb, deflateMessage, frame, scriptedServer, type ScriptedServer } from "./helpers.js";
 
 let server: ScriptedServer | undefined;
 afterEach(async () => {
@@ -88,6 +89,58 @@ describe("SECURITY rows 6, 7 and 8: sizes", () => {
     expect(answer).toBe(1009);
     expect(info.error).toMatchObject({ code: "WS_ERR_MESSAGE_TOO_BIG" });
     expect(process.memoryUsage().rss - before).toBeLessThan(128 * 1024 * 1024);
+  });
+
+  it("a flood of small compressed messages pauses reading instead of piling up behind the inflater", async () => {
+    // Each message inflates on the thread pool, so input arrives far faster than it is consumed.
+    const count = 30_000;
+    const frames = Array.from({ length: count }, (_, i) =>
+      frame({ opcode: 1, rsv1: true, payload: deflateMessage(Buffer.from(`message ${i}`)) }),
+    );
+    const consumed = [0]; // consumed[n]: wire bytes of the first n messages
+    for (const f of frames) consumed.push(consumed[consumed.length - 1]! + f.length);
+    let peerSocket: Socket | undefined;
+    let handshakeBytes = 0;
+    server = await scriptedServer(async (peer) => {
+      peerSocket = peer.socket;
+      await peer.accept(["Sec-WebSocket-Extensions: permessage-deflate"]);
+      handshakeBytes = peer.socket.bytesWritten;
+      peer.write(Buffer.concat(frames)); // about 480 KB
+    });
+    // The client's own socket is private: catch it when it is paused.
+    const pausedSockets = new Set<Socket>();
+    const originalPause = Socket.prototype.pause;
+    const pause = vi.spyOn(Socket.prototype, "pause").mockImplementation(function (this: Socket) {
+      pausedSockets.add(this);
+      return originalPause.call(this);
+    });
+    const clientSocket = () => [...pausedSockets].find((socket) => socket !== peerSocket);
+    try {
+      const conn = await connect(server.url);
+      const received: string[] = [];
+      let held = 0;
+      conn.on("message", (data) => received.push(String(data)));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${received.length} of ${count} messages`)), 30_000);
+        const sample = setInterval(() => {
+          const socket = clientSocket();
+          if (socket !== undefined) held = Math.max(held, socket.bytesRead - handshakeBytes - consumed[received.length]!);
+          if (received.length === count) {
+            clearInterval(sample);
+            clearTimeout(timer);
+            resolve();
+          }
+        }, 2);
+      });
+      expect(received.every((text, i) => text === `message ${i}`)).toBe(true);
+      expect(clientSocket()).toBeDefined();
+      // The codec's backlog limit (16 KiB), the read that crossed it and what Node reads into a
+      // paused socket before it stops (16 KiB, overshot by one read).
+      expect(held).toBeLessThanOrEqual(16 * 1024 + 64 * 1024 + 16 * 1024 + 64 * 1024);
+      conn.terminate();
+    } finally {
+      pause.mockRestore();
+    }
   });
 
   it("rows 7 and 8: a 2^63 length closes with 1002, a 2^53 length with 1009, before any allocation", async () => {

@@ -29,7 +29,7 @@ export {
   resolveLimits,
   type ReceiveLimits,
 } from "./limits.js";
-export { Receiver, type ReceiverHandler, type ReceiverOptions } from "./receiver.js";
+export { INFLATE_BACKLOG_LIMIT, Receiver, type ReceiverHandler, type ReceiverOptions } from "./receiver.js";
 export {
   Protocol,
   type ProtocolHandler,

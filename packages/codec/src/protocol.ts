@@ -21,6 +21,12 @@ export interface ProtocolHandler {
    * shell applies its limit here (and may fail the connection).
    */
   admitPong?(size: number): boolean;
+  /**
+   * Received input piles up behind an inflate: stop reading the transport until called with
+   * false. A peer that sends compressed messages faster than they inflate is otherwise buffered
+   * without a byte limit.
+   */
+  onReceiveBacklog?(backlogged: boolean): void;
   /** The peer's close frame arrived (`code` 1005 when it had none); the echo is already queued. */
   onClose(code: number, reason: string): void;
   /**
@@ -341,6 +347,10 @@ class ReceiverEvents implements ReceiverHandler {
 
   onError(error: WebSocketError): void {
     this.protocol.failConnection(error);
+  }
+
+  onReceiveBacklog(backlogged: boolean): void {
+    this.handler.onReceiveBacklog?.(backlogged);
   }
 }
 

@@ -4,7 +4,7 @@ import { buildFrame, concatBytes, splitAt, text, type TestFrame } from "../test/
 import { ErrorCode, type WebSocketError } from "./errors.js";
 import type { CompressionCallback, MessageCompression } from "./extension.js";
 import { Opcode } from "./opcode.js";
-import { Receiver, type ReceiverOptions } from "./receiver.js";
+import { INFLATE_BACKLOG_LIMIT, Receiver, type ReceiverOptions } from "./receiver.js";
 
 type Event =
   | { type: "message"; isBinary: boolean; data: string }
@@ -410,6 +410,85 @@ describe("Receiver: compressed messages", () => {
       compression: fakeCompression("sync"),
     });
     expect(badText).toEqual([{ type: "error", code: ErrorCode.InvalidUtf8, closeCode: 1007 }]);
+  });
+});
+
+describe("Receiver: input held behind an inflate", () => {
+  /** A compression whose inflates finish only when the test says so. */
+  function steppedCompression() {
+    const waiting: Array<() => void> = [];
+    const compression: MessageCompression = {
+      threshold: 0,
+      compress: (data, _fin, callback) => callback(null, [data]),
+      decompress: (data, _fin, _max, callback) => void waiting.push(() => callback(null, [data.slice()])),
+      close() {},
+    };
+    return { compression, step: () => waiting.shift()?.(), get waiting() { return waiting.length; } };
+  }
+
+  it("asks to stop reading past INFLATE_BACKLOG_LIMIT held bytes, and to read again at half of it", () => {
+    const { compression, step } = steppedCompression();
+    const backlog: boolean[] = [];
+    const messages: string[] = [];
+    const receiver = new Receiver(
+      { role: "server", compression },
+      {
+        onMessage: (data) => messages.push(new TextDecoder().decode(data)),
+        onPing: () => undefined,
+        onPong: () => undefined,
+        onClose: () => undefined,
+        onError: (error) => messages.push(`error ${error.code}`),
+        onReceiveBacklog: (backlogged) => backlog.push(backlogged),
+      },
+    );
+    const wire = (i: number) => buildFrame({ mask: true, opcode: Opcode.Text, rsv1: true, payload: `m${String(i).padStart(5, "0")}` });
+    const frameSize = wire(0).length; // 6 header + 6 payload bytes
+    const count = Math.ceil((2 * INFLATE_BACKLOG_LIMIT) / frameSize);
+    // Arrives in 1 KiB reads while the first message inflates.
+    const bytes = concatBytes(...Array.from({ length: count }, (_, i) => wire(i)));
+    for (let at = 0; at < bytes.length; at += 1024) receiver.push(bytes.subarray(at, at + 1024));
+    expect(backlog).toEqual([true]);
+
+    // Held input drains one inflate at a time; reading resumes once half the limit is left.
+    let delivered = 0;
+    while (backlog.length === 1) {
+      step();
+      delivered++;
+    }
+    expect(backlog).toEqual([true, false]);
+    const left = count - delivered;
+    expect(left * frameSize).toBeLessThanOrEqual(INFLATE_BACKLOG_LIMIT / 2 + frameSize);
+    expect(left * frameSize).toBeGreaterThan(INFLATE_BACKLOG_LIMIT / 2 - 2 * frameSize);
+    while (messages.length < count) step();
+    expect(messages).toEqual(Array.from({ length: count }, (_, i) => `m${String(i).padStart(5, "0")}`));
+    expect(backlog).toEqual([true, false]);
+  });
+
+  it("asks to read again when a close frame or an error ends parsing with input held", () => {
+    for (const last of [{ opcode: Opcode.Close }, { opcode: 0x3 }] as TestFrame[]) {
+      const stepped = steppedCompression();
+      const { compression } = stepped;
+      const backlog: boolean[] = [];
+      const receiver = new Receiver(
+        { role: "server", compression },
+        {
+          onMessage: () => undefined,
+          onPing: () => undefined,
+          onPong: () => undefined,
+          onClose: () => undefined,
+          onError: () => undefined,
+          onReceiveBacklog: (backlogged) => backlog.push(backlogged),
+        },
+      );
+      receiver.push(buildFrame({ mask: true, opcode: Opcode.Binary, rsv1: true, payload: "first" }));
+      receiver.push(buildFrame({ mask: true, opcode: Opcode.Binary, payload: new Uint8Array(INFLATE_BACKLOG_LIMIT) }));
+      receiver.push(buildFrame({ mask: true, ...last }));
+      expect(backlog).toEqual([true]);
+      stepped.step();
+      expect(stepped.waiting).toBe(0);
+      expect(receiver.stopped).toBe(true);
+      expect(backlog).toEqual([true, false]);
+    }
   });
 });
 

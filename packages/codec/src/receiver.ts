@@ -16,7 +16,16 @@ export interface ReceiverHandler {
   onClose(code: number, reason: string): void;
   /** The peer broke the protocol or a limit; nothing after it is parsed. */
   onError(error: WebSocketError): void;
+  /**
+   * Input piles up behind an inflate (`INFLATE_BACKLOG_LIMIT` bytes held): stop reading the
+   * transport until called again with false. Without it, a peer that sends compressed messages
+   * faster than they inflate is buffered up to `maxBufferedChunks` whole reads.
+   */
+  onReceiveBacklog?(backlogged: boolean): void;
 }
+
+/** Bytes of input held behind an inflate before the receiver asks for reading to pause. */
+export const INFLATE_BACKLOG_LIMIT = 16 * 1024;
 
 export interface ReceiverOptions extends ReceiveLimits {
   /** A server requires masked frames, a client rejects them (RFC 6455 §5.1). */
@@ -79,8 +88,11 @@ export class Receiver {
   private readonly framePayload = new ChunkList();
   private readonly utf8: Utf8Validator;
 
-  /** Input that arrived while a frame was being inflated. */
+  /** Input that arrived while a frame was being inflated, and its size. */
   private pending: Uint8Array[] | null = null;
+  private pendingBytes = 0;
+  /** Whether the handler was asked to stop reading (see `onReceiveBacklog`). */
+  private backlogged = false;
 
   constructor(options: ReceiverOptions, handler: ReceiverHandler) {
     const limits = resolveLimits(options);
@@ -106,7 +118,9 @@ export class Receiver {
       pending.push(chunk);
       if (pending.length > this.maxBufferedChunks) {
         this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered while inflating");
+        return;
       }
+      this.holdPending(chunk.length);
       return;
     }
     this.process(chunk);
@@ -116,8 +130,11 @@ export class Receiver {
   stop(): void {
     this.state = STOPPED;
     this.pending = null;
+    this.pendingBytes = 0;
     this.message.clear();
     this.framePayload.clear();
+    // Reading goes on after a close frame or an error, so that the peer's close or EOF is seen.
+    this.releaseBacklog();
   }
 
   private process(chunk: Uint8Array): void {
@@ -128,7 +145,10 @@ export class Receiver {
       else if (this.state === READING_PAYLOAD) offset = this.readPayload(chunk, offset);
       else {
         // Inflating: keep the rest, ahead of anything pushed since, so order is preserved.
-        if (this.state === INFLATING) (this.pending ??= []).unshift(chunk.subarray(offset));
+        if (this.state === INFLATING) {
+          (this.pending ??= []).unshift(chunk.subarray(offset));
+          this.holdPending(length - offset);
+        }
         return;
       }
     }
@@ -341,8 +361,26 @@ export class Receiver {
     const pending = this.pending;
     if (pending === null) return;
     while (pending.length > 0 && this.state !== INFLATING && this.state !== STOPPED) {
-      this.process(pending.shift()!);
+      const chunk = pending.shift()!;
+      this.pendingBytes -= chunk.length;
+      this.process(chunk);
     }
+    // Half the limit, so that a steady flood does not toggle reading on every message.
+    if (this.pendingBytes <= INFLATE_BACKLOG_LIMIT / 2) this.releaseBacklog();
+  }
+
+  private holdPending(bytes: number): void {
+    this.pendingBytes += bytes;
+    if (!this.backlogged && this.pendingBytes >= INFLATE_BACKLOG_LIMIT) {
+      this.backlogged = true;
+      this.handler.onReceiveBacklog?.(true);
+    }
+  }
+
+  private releaseBacklog(): void {
+    if (!this.backlogged) return;
+    this.backlogged = false;
+    this.handler.onReceiveBacklog?.(false);
   }
 
   private deliver(data: Uint8Array): void {

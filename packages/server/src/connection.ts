@@ -148,8 +148,10 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private held: Array<{ bytes: Uint8Array; isBinary: boolean; compress: boolean | undefined }> | null = null;
   private heldBytes = 0;
 
-  // Receiving: pauses requested by the user, and the async iterator's backlog.
+  // Receiving: pauses requested by the user or by the codec (input behind an inflate), and the
+  // async iterator's backlog.
   private userPaused = false;
+  private inflateBacklog = false;
   private readPaused = false;
   private iterating = false;
   private backlog: IteratedMessage[] | null = null;
@@ -203,7 +205,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       return;
     }
     if (head !== undefined && head.length > 0) this.receiveData(head);
-    if (socket.isPaused()) socket.resume();
+    // Unless a pause was asked for meanwhile (in a `connection` handler, or by the codec).
+    if (socket.isPaused() && !this.readPaused) socket.resume();
   }
 
   /**
@@ -664,13 +667,20 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     this.updateFlow();
   }
 
+  /** @internal The codec holds input behind an inflate (or no longer does). */
+  receiveBacklog(backlogged: boolean): void {
+    this.inflateBacklog = backlogged;
+    this.updateFlow();
+  }
+
   private updateFlow(): void {
     const backlogged = this.backlogBytes >= this.settings.receiveHighWaterMark;
     const resumeBelow = this.settings.receiveHighWaterMark / 2;
-    if (!this.readPaused && (this.userPaused || backlogged)) {
+    const held = this.userPaused || this.inflateBacklog;
+    if (!this.readPaused && (held || backlogged)) {
       this.readPaused = true;
       this.socket.pause();
-    } else if (this.readPaused && !this.userPaused && this.backlogBytes <= resumeBelow) {
+    } else if (this.readPaused && !held && this.backlogBytes <= resumeBelow) {
       this.readPaused = false;
       if (this.state !== ReadyState.CLOSED) this.socket.resume();
     }
@@ -703,6 +713,10 @@ class ProtocolEvents implements ProtocolHandler {
 
   admitPong(size: number): boolean {
     return this.conn.admitPong(size);
+  }
+
+  onReceiveBacklog(backlogged: boolean): void {
+    this.conn.receiveBacklog(backlogged);
   }
 
   onClose(code: number, reason: string): void {

@@ -1,10 +1,11 @@
 // permessage-deflate (RFC 7692) through real sockets: negotiation, both directions, threshold, bombs.
 import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
 import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import type { Connection } from "../src/index.js";
-import { OP, RawClient, once, startEchoServer, startServer } from "./helpers.js";
+import { OP, RawClient, frame, once, startEchoServer, startServer, until } from "./helpers.js";
 
 const cleanup: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -97,6 +98,42 @@ describe("permessage-deflate", () => {
     expect((await client.readClose()).code).toBe(1009);
     expect(process.memoryUsage().rss - before).toBeLessThan(48 * 1024 * 1024);
     client.destroy();
+  });
+
+  it("stops reading while compressed messages wait to be inflated, and loses none", async () => {
+    // Many tiny compressed messages in one write: each inflates on the thread pool, so input
+    // arrives much faster than it is consumed. Reading must pause, not buffer the whole flood.
+    const server = await startServer({ perMessageDeflate: true });
+    cleanup.push(() => server.close({ timeout: 200 }));
+    const received: string[] = [];
+    let socket: Socket | undefined;
+    let readBefore = 0;
+    server.on("connection", (conn, req) => {
+      socket = req.socket;
+      readBefore = socket.bytesRead;
+      conn.on("message", (data) => received.push(String(data)));
+    });
+    const client = await RawClient.connect(server.port, { extensions: "permessage-deflate" });
+    cleanup.push(() => client.destroy());
+    const count = 30_000;
+    const frames = Array.from({ length: count }, (_, i) =>
+      frame({ opcode: OP.text, rsv1: true, payload: deflate(Buffer.from(`message ${i}`)) }),
+    );
+    const consumed = [0]; // consumed[n]: wire bytes of the first n messages
+    for (const f of frames) consumed.push(consumed[consumed.length - 1]! + f.length);
+    client.send(Buffer.concat(frames)); // about 480 KB
+    let held = 0;
+    await until(() => {
+      if (socket !== undefined) held = Math.max(held, socket.bytesRead - readBefore - consumed[received.length]!);
+      return received.length === count;
+    }, 30_000, 2);
+    expect(received[0]).toBe("message 0");
+    expect(received.every((text, i) => text === `message ${i}`)).toBe(true);
+    // Read ahead of what was parsed, at most: the codec's backlog limit (16 KiB), the read that
+    // crossed it (64 KiB), and what Node reads into a paused socket's buffer before it stops
+    // (its 16 KiB high-water mark, overshot by up to one more read).
+    expect(held).toBeLessThanOrEqual(16 * 1024 + 64 * 1024 + 16 * 1024 + 64 * 1024);
+    expect(held).toBeGreaterThan(0);
   });
 
   it("fails data that does not inflate with 1007", async () => {

@@ -136,6 +136,24 @@ describe("receive pausing", () => {
     conn.resume();
     await until(() => received.length === 1);
   });
+
+  it("pause() in the connection handler holds from the first byte", async () => {
+    const { server } = await setup();
+    const received: string[] = [];
+    let accepted: Connection | undefined;
+    server.on("connection", (conn) => {
+      accepted = conn;
+      conn.pause();
+      conn.on("message", (data) => received.push(data.toString()));
+    });
+    const client = await RawClient.connect(server.port);
+    cleanup.push(() => client.destroy());
+    client.sendFrame({ opcode: OP.text, payload: "before resume" });
+    await delay(50);
+    expect(received).toEqual([]);
+    accepted!.resume();
+    await until(() => received.length === 1);
+  });
 });
 
 describe("liveness", () => {
