@@ -18,11 +18,14 @@
 //   bad-utf8       a text frame with an overlong encoding: 1007
 //
 // Well-behaved and slow peers must lose no message and see no error; the others must be closed
-// with the right code; the server's RSS must come back near its baseline once they are gone.
+// with the right code; what the server holds (JS heap + Buffers) must come back to its baseline
+// once they are gone, and its RSS must not grow from one round to the next. glibc's malloc keeps
+// most freed pages, so RSS itself stays up; SOAK_MALLOC=jemalloc runs the server on jemalloc, which
+// returns them, and then RSS must come back to the baseline too.
 // Every loop is bounded in count and time; the whole run is capped at MAX_RUN_MS.
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -84,8 +87,28 @@ async function runServer() {
 const TOTAL = Number(process.env.SOAK_CONNECTIONS ?? 5000);
 const MAX_RUN_MS = 180_000;
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? 2);
+/** How far RSS may sit above the mark it is compared with (first round, or baseline on jemalloc). */
+const RSS_SLACK = 32 * 1048576;
 /** SOAK_ONLY=<kind> makes every peer that kind (to look at one behaviour alone). */
 const ONLY = process.env.SOAK_ONLY;
+/**
+ * SOAK_MALLOC=jemalloc (or a path to libjemalloc.so) preloads jemalloc in the server child, with
+ * freed pages returned to the kernel after about a second (Debian: `apt-get install libjemalloc2`).
+ */
+const MALLOC = process.env.SOAK_MALLOC;
+const JEMALLOC_PATHS = ["/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2", "/usr/local/lib/libjemalloc.so.2"];
+
+/** The server child's environment: the default allocator, or jemalloc when SOAK_MALLOC asks for it. */
+function serverEnv() {
+  if (MALLOC === undefined || MALLOC === "" || MALLOC === "glibc") return { env: process.env, allocator: "glibc malloc" };
+  const library = MALLOC === "jemalloc" ? JEMALLOC_PATHS.find((path) => existsSync(path)) : MALLOC;
+  if (library === undefined || !existsSync(library)) {
+    console.error(`soak: SOAK_MALLOC=${MALLOC}: no jemalloc library found (tried ${JEMALLOC_PATHS.join(", ")}); install libjemalloc2 or give its path`);
+    process.exit(2);
+  }
+  const env = { ...process.env, LD_PRELOAD: library, MALLOC_CONF: "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0" };
+  return { env, allocator: `jemalloc (${library})` };
+}
 const MIX = [
   ["well-behaved", 0.5],
   ["slow-reading", 0.08],
@@ -383,7 +406,9 @@ async function runSoak() {
   }, MAX_RUN_MS);
   hardStop.unref();
 
-  const child = fork(fileURLToPath(import.meta.url), ["server"], { execArgv: ["--expose-gc"], stdio: "inherit" });
+  const { env, allocator } = serverEnv();
+  console.log(`soak: server allocator: ${allocator}`);
+  const child = fork(fileURLToPath(import.meta.url), ["server"], { execArgv: ["--expose-gc"], stdio: "inherit", env });
   let pendingStats = null;
   const ready = new Promise((resolve) => {
     child.on("message", (message) => {
@@ -451,6 +476,11 @@ async function runSoak() {
     }
     await sleep(1000);
     after = await stats();
+    // jemalloc returns freed pages within its decay time (1 s); give it a few more seconds.
+    for (let i = 0; i < 10 && allocator !== "glibc malloc" && after.rss > baseline.rss + RSS_SLACK; i++) {
+      await sleep(500);
+      after = await stats();
+    }
     rounds.push({ held, after, peers, peakRss });
     console.log(`soak: round ${round}: server RSS ${(after.rss / 1048576).toFixed(1)} MiB after, ${after.clients} connections left`);
   }
@@ -484,6 +514,7 @@ async function runSoak() {
   }
   console.log("\n| figure | value |\n|---|---|");
   console.log(`| rounds | ${ROUNDS} × ${TOTAL} connections |`);
+  console.log(`| server allocator | ${allocator} |`);
   console.log(`| connections held at once (server, upgraded) | ${rounds.map((r) => r.held.clients).join(" / ")} (+ ${peers.filter((p) => p.kind === "slowloris").length} slowloris mid-handshake per round) |`);
   console.log(`| messages echoed by the server | ${after.messages} |`);
   console.log(`| server closes (code, error) | ${Object.entries(after.closes).sort().map(([k, n]) => `${k}: ${n}`).join("; ")} |`);
@@ -498,14 +529,16 @@ async function runSoak() {
     console.log(`  failed: ${peer.kind} state=${peer.state} close=${peer.closeCode} lost=${peer.lost} errors=${peer.errors.join(",")}\n    ${peer.trace.join(" ")}`);
   }
   // Memory: the JS heap must come back to the baseline after every round, and RSS must not grow
-  // from one round to the next (the allocator keeps freed pages for reuse, so RSS settles above the
-  // baseline; a leak would add to it each round).
+  // from one round to the next (glibc keeps freed pages for reuse, so RSS settles above the
+  // baseline; a leak would add to it each round). On jemalloc, RSS must come back to the baseline.
   const heapOk = rounds.every((r) => r.after.heap - baseline.heap <= 16 * 1048576);
   const first = rounds[0].after.rss;
-  const rssOk = rounds.every((r) => r.after.rss <= first + 32 * 1048576);
-  const ok = failures.length === 0 && after.clients === 0 && rssOk && heapOk;
+  const rssOk = rounds.every((r) => r.after.rss <= first + RSS_SLACK);
+  const rssBackOk = allocator === "glibc malloc" || after.rss <= baseline.rss + RSS_SLACK;
+  const ok = failures.length === 0 && after.clients === 0 && rssOk && heapOk && rssBackOk;
+  const rssBack = allocator === "glibc malloc" ? "" : `; RSS ${rssBackOk ? "back at" : "NOT back at"} baseline`;
   console.log(
-    `\nsoak: ${ok ? "PASS" : "FAIL"} (${failures.length} peers not as expected; JS heap ${heapOk ? "back at" : "NOT back at"} baseline; RSS ${rssOk ? "flat" : "GROWING"} across rounds)`,
+    `\nsoak: ${ok ? "PASS" : "FAIL"} (${failures.length} peers not as expected; JS heap ${heapOk ? "back at" : "NOT back at"} baseline; RSS ${rssOk ? "flat" : "GROWING"} across rounds${rssBack})`,
   );
   await sleep(300);
   process.exit(ok ? 0 : 1);
