@@ -2,11 +2,13 @@
 // random maxPayload (SECURITY.md row 6). Every call calls back exactly once and asynchronously; a
 // failure is a WebSocketError (1007 or 1009); output never exceeds maxPayload, and what zlib inflated
 // for a message never exceeds maxPayload plus one zlib chunk; valid data inflates to the original.
+// A receiver fed bursts of compressed messages asks to pause reading while input waits behind an
+// inflate, always asks to resume, and holds at most the backlog limit plus one read.
 import { constants, deflateRawSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PerMessageDeflate, type DeflateParams } from "../../src/deflate/index.js";
-import { ErrorCode, Receiver, WebSocketError } from "../../src/index.js";
+import { ErrorCode, INFLATE_BACKLOG_LIMIT, Receiver, WebSocketError } from "../../src/index.js";
 import { buildFrame, concatBytes, splitAt } from "../frames.js";
 import { cuts } from "./arbitraries.js";
 import { TEST_TIMEOUT_MS, budget } from "./budget.js";
@@ -196,6 +198,60 @@ describe("Receiver with permessage-deflate", () => {
               for (const event of events) if (event[0] === "message") expect(event[2].length / 2).toBeLessThanOrEqual(limit);
               expect(receiver.stopped || events.length <= list.length).toBe(true);
             }
+          } finally {
+            receiver.stop();
+            pmd.close();
+          }
+        },
+      ),
+      budget(),
+    );
+  });
+
+  it("asks to pause reading only while input waits behind an inflate, and always to resume", { timeout: TEST_TIMEOUT_MS }, async () => {
+    // Bursts of small compressed messages, pushed in random reads while inflates run on the pool.
+    await fc.assert(
+      fc.asyncProperty(
+        params,
+        // Enough messages to hold more than INFLATE_BACKLOG_LIMIT behind the first inflate.
+        fc.array(fc.string({ minLength: 20, maxLength: 80 }), { minLength: 400, maxLength: 1200 }),
+        fc.oneof(fc.integer({ min: 16, max: 1024 }), fc.integer({ min: 4096, max: 64 * 1024 })),
+        async (p, texts, readSize) => {
+          const pmd = new PerMessageDeflate(p, "client");
+          const log = new EventLog();
+          const backlog: boolean[] = [];
+          let held = 0;
+          let delivered = 0;
+          let waits = 0;
+          const receiver = new Receiver(
+            { role: "client", compression: pmd },
+            { ...log.handler, onReceiveBacklog: (backlogged: boolean) => backlog.push(backlogged) },
+          );
+          const frames = texts.map((text) => buildFrame({ opcode: 1, rsv1: true, payload: deflateMessage(new TextEncoder().encode(text), p.serverMaxWindowBits, 6) }));
+          const wire = concatBytes(...frames);
+          try {
+            // A well-behaved shell: it reads on only while not asked to pause.
+            for (let at = 0; at < wire.length || delivered < texts.length; ) {
+              const paused = backlog.at(-1) === true;
+              if (!paused && at < wire.length) {
+                receiver.push(wire.subarray(at, at + readSize));
+                at += readSize;
+              } else {
+                waits++;
+                await new Promise((resolve) => setImmediate(resolve));
+              }
+              delivered = log.events.length;
+              held = Math.max(held, Math.min(at, wire.length) - frames.slice(0, delivered).reduce((n, f) => n + f.length, 0));
+              expect(receiver.stopped).toBe(false);
+              expect(waits).toBeLessThan(100_000); // a pause that is never lifted would hang here
+            }
+            expect(log.events).toEqual(texts.map((text) => ["message", false, hex(new TextEncoder().encode(text))]));
+            // Alternating, starting with a pause, ending with reading allowed again.
+            backlog.forEach((value, i) => expect(value).toBe(i % 2 === 0));
+            expect(backlog.length % 2).toBe(0);
+            // Held input never passes the limit by more than the read that crossed it (and the frame
+            // being inflated).
+            expect(held).toBeLessThanOrEqual(INFLATE_BACKLOG_LIMIT + readSize + 64);
           } finally {
             receiver.stop();
             pmd.close();
