@@ -19,3 +19,4 @@ export function installAlone(
 ): InstallAloneResult;
 
 export { encodeTestFrame, type TestFrameSpec } from "./frames.js";
+export { SocketReader, readTestFrame, type TestFrameRead } from "./socket-reader.js";

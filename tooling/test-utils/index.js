@@ -22,6 +22,7 @@ function pnpm(args, cwd) {
 }
 
 export { encodeTestFrame } from "./frames.js";
+export { SocketReader, readTestFrame } from "./socket-reader.js";
 
 export function installAlone(packageDirs, script, cjsScript) {
   const dir = mkdtempSync(join(tmpdir(), "ws-install-alone-"));

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { constants, createDeflateRaw, deflateRawSync, inflateRawSync } from "node:zlib";
-import { encodeTestFrame, type TestFrameSpec } from "@ws/test-utils";
+import { SocketReader, encodeTestFrame, readTestFrame, type TestFrameRead, type TestFrameSpec } from "@ws/test-utils";
 
 export const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -46,16 +46,7 @@ export function inflateMessage(data: Uint8Array): Buffer {
   return inflateRawSync(Buffer.concat([data, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: 2 });
 }
 
-export interface DecodedFrame {
-  fin: boolean;
-  rsv1: boolean;
-  rsv2: boolean;
-  rsv3: boolean;
-  opcode: number;
-  masked: boolean;
-  maskKey: Buffer;
-  payload: Buffer;
-}
+export type DecodedFrame = TestFrameRead;
 
 /** The close code of a decoded close frame, or undefined when it has none. */
 export function closeCodeOf(f: DecodedFrame): number | undefined {
@@ -72,66 +63,29 @@ export interface UpgradeRequest {
 /** One accepted TCP connection of the scripted server, read frame by frame. */
 export class Peer {
   readonly socket: Socket;
-  #buffer: Buffer = Buffer.alloc(0);
-  #ended = false;
-  #wake: (() => void) | null = null;
+  readonly #reader: SocketReader;
   readonly closed: Promise<void>;
 
   constructor(socket: Socket) {
     this.socket = socket;
-    socket.on("data", (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      this.#notify();
-    });
-    socket.on("error", () => {});
-    this.closed = new Promise((resolve) => {
-      socket.on("close", () => {
-        this.#ended = true;
-        this.#notify();
-        resolve();
-      });
-    });
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
-  }
-
-  async #need(bytes: number): Promise<boolean> {
-    while (this.#buffer.length < bytes) {
-      if (this.#ended) return false;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
-    }
-    return true;
+    this.#reader = new SocketReader(socket);
+    this.closed = this.#reader.closed;
   }
 
   async readRequest(): Promise<UpgradeRequest> {
-    while (true) {
-      const end = this.#buffer.indexOf("\r\n\r\n");
-      if (end !== -1) {
-        const raw = this.#buffer.toString("latin1", 0, end);
-        this.#buffer = this.#buffer.subarray(end + 4);
-        const [requestLine, ...lines] = raw.split("\r\n");
-        const [method, path] = requestLine!.split(" ");
-        const headers: Record<string, string> = {};
-        for (const line of lines) {
-          const colon = line.indexOf(":");
-          const name = line.slice(0, colon).toLowerCase();
-          const value = line.slice(colon + 1).trim();
-          headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
-        }
-        return { method: method!, path: path!, headers, raw };
-      }
-      if (!(await this.#need(this.#buffer.length + 1))) throw new Error("EOF before the request head");
+    const head = await this.#reader.readUntil("\r\n\r\n");
+    if (head === null) throw new Error("EOF before the request head");
+    const raw = head.toString("latin1");
+    const [requestLine, ...lines] = raw.split("\r\n");
+    const [method, path] = requestLine!.split(" ");
+    const headers: Record<string, string> = {};
+    for (const line of lines) {
+      const colon = line.indexOf(":");
+      const name = line.slice(0, colon).toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
     }
+    return { method: method!, path: path!, headers, raw };
   }
 
   /** Reads the request and answers 101 (with `extra` header lines). Returns the request. */
@@ -151,38 +105,8 @@ export class Peer {
   }
 
   /** The next frame the client sent, or null at EOF. */
-  async readFrame(): Promise<DecodedFrame | null> {
-    if (!(await this.#need(2))) return null;
-    const b0 = this.#buffer[0]!;
-    const b1 = this.#buffer[1]!;
-    let length = b1 & 0x7f;
-    let offset = 2;
-    if (length === 126) {
-      if (!(await this.#need(4))) return null;
-      length = this.#buffer.readUInt16BE(2);
-      offset = 4;
-    } else if (length === 127) {
-      if (!(await this.#need(10))) return null;
-      length = Number(this.#buffer.readBigUInt64BE(2));
-      offset = 10;
-    }
-    const masked = (b1 & 0x80) !== 0;
-    const total = offset + (masked ? 4 : 0) + length;
-    if (!(await this.#need(total))) return null;
-    const maskKey = masked ? Buffer.from(this.#buffer.subarray(offset, offset + 4)) : Buffer.alloc(0);
-    const payload = Buffer.from(this.#buffer.subarray(offset + (masked ? 4 : 0), total));
-    if (masked) for (let i = 0; i < payload.length; i++) payload[i]! ^= maskKey[i & 3]!;
-    this.#buffer = this.#buffer.subarray(total);
-    return {
-      fin: (b0 & 0x80) !== 0,
-      rsv1: (b0 & 0x40) !== 0,
-      rsv2: (b0 & 0x20) !== 0,
-      rsv3: (b0 & 0x10) !== 0,
-      opcode: b0 & 0x0f,
-      masked,
-      maskKey,
-      payload,
-    };
+  readFrame(): Promise<DecodedFrame | null> {
+    return readTestFrame(this.#reader);
   }
 
   /** Every frame until EOF. */

@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { encodeTestFrame, type TestFrameSpec } from "@ws/test-utils";
+import { SocketReader, encodeTestFrame, readTestFrame, type TestFrameRead, type TestFrameSpec } from "@ws/test-utils";
 import { createServer, type ServerOptions, type WebSocketServer } from "../src/index.js";
 
 export const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
@@ -35,15 +35,7 @@ export function closePayload(code: number, reason = ""): Buffer {
   return out;
 }
 
-export interface ReceivedFrame {
-  fin: boolean;
-  rsv1: boolean;
-  rsv2: boolean;
-  rsv3: boolean;
-  opcode: number;
-  masked: boolean;
-  payload: Buffer;
-}
+export type ReceivedFrame = TestFrameRead;
 
 export interface HandshakeResponse {
   status: number;
@@ -63,32 +55,18 @@ export interface ConnectOptions {
 /** Reads from a socket in exact-size pieces with a timeout, tracking EOF. */
 export class RawClient {
   readonly socket: Socket;
-  private chunks: Buffer[] = [];
-  private length = 0;
-  private waiting: (() => void) | null = null;
-  ended = false;
-  closed: Promise<void>;
+  private readonly reader: SocketReader;
+  readonly closed: Promise<void>;
 
   constructor(socket: Socket) {
     this.socket = socket;
-    socket.on("data", (chunk: Buffer) => {
-      this.chunks.push(chunk);
-      this.length += chunk.length;
-      this.wake();
-    });
-    socket.on("end", () => {
-      this.ended = true;
-      this.wake();
-    });
-    socket.on("error", () => {
-      this.ended = true;
-      this.wake();
-    });
-    this.closed = new Promise((resolve) => socket.once("close", () => {
-      this.ended = true;
-      this.wake();
-      resolve();
-    }));
+    this.reader = new SocketReader(socket);
+    this.closed = this.reader.closed;
+  }
+
+  /** The server ended, or the socket failed or closed. */
+  get ended(): boolean {
+    return this.reader.ended;
   }
 
   static open(port: number): Promise<RawClient> {
@@ -107,7 +85,7 @@ export class RawClient {
   }
 
   get buffered(): number {
-    return this.length;
+    return this.reader.buffered;
   }
 
   async handshake(options: ConnectOptions = {}): Promise<HandshakeResponse> {
@@ -130,83 +108,36 @@ export class RawClient {
 
   /** Reads an HTTP response head (up to the blank line). */
   async readHttpHead(timeout = 5000): Promise<HandshakeResponse> {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const all = Buffer.concat(this.chunks);
-      const end = all.indexOf("\r\n\r\n");
-      if (end !== -1) {
-        const raw = all.subarray(0, end).toString("latin1");
-        const rest = all.subarray(end + 4);
-        this.chunks = rest.length > 0 ? [rest] : [];
-        this.length = rest.length;
-        const [statusLine, ...lines] = raw.split("\r\n");
-        const headers: Record<string, string> = {};
-        for (const line of lines) {
-          const colon = line.indexOf(":");
-          headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-        }
-        return { status: Number(statusLine!.split(" ")[1]), statusLine: statusLine!, headers, raw };
-      }
-      if (this.ended) throw new Error(`connection ended before a response head: ${JSON.stringify(all.toString("latin1"))}`);
-      await this.waitForData(deadline);
+    const head = await this.reader.readUntil("\r\n\r\n", Date.now() + timeout);
+    if (head === null) {
+      throw new Error(`connection ended before a response head: ${JSON.stringify(this.reader.take(this.reader.buffered).toString("latin1"))}`);
     }
+    const raw = head.toString("latin1");
+    const [statusLine, ...lines] = raw.split("\r\n");
+    const headers: Record<string, string> = {};
+    for (const line of lines) {
+      const colon = line.indexOf(":");
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    return { status: Number(statusLine!.split(" ")[1]), statusLine: statusLine!, headers, raw };
   }
 
   /** Everything until the server closes the connection. */
-  async readAll(timeout = 5000): Promise<Buffer> {
-    const deadline = Date.now() + timeout;
-    while (!this.ended) await this.waitForData(deadline);
-    const all = Buffer.concat(this.chunks);
-    this.chunks = [];
-    this.length = 0;
-    return all;
+  readAll(timeout = 5000): Promise<Buffer> {
+    return this.reader.readAll(Date.now() + timeout);
   }
 
   async read(n: number, timeout = 5000): Promise<Buffer> {
-    const deadline = Date.now() + timeout;
-    while (this.length < n) {
-      if (this.ended) throw new Error(`connection ended with ${this.length} of ${n} bytes`);
-      await this.waitForData(deadline);
+    if (!(await this.reader.need(n, Date.now() + timeout))) {
+      throw new Error(`connection ended with ${this.reader.buffered} of ${n} bytes`);
     }
-    // Take just the chunks that cover n bytes (no quadratic re-concatenation of the backlog).
-    const parts: Buffer[] = [];
-    let needed = n;
-    while (needed > 0) {
-      const head = this.chunks[0]!;
-      if (head.length <= needed) {
-        parts.push(head);
-        this.chunks.shift();
-        needed -= head.length;
-      } else {
-        parts.push(head.subarray(0, needed));
-        this.chunks[0] = head.subarray(needed);
-        needed = 0;
-      }
-    }
-    this.length -= n;
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+    return this.reader.take(n);
   }
 
   async readFrame(timeout = 5000): Promise<ReceivedFrame> {
-    const head = await this.read(2, timeout);
-    const first = head[0]!;
-    const second = head[1]!;
-    let length = second & 0x7f;
-    if (length === 126) length = (await this.read(2, timeout)).readUInt16BE(0);
-    else if (length === 127) length = Number((await this.read(8, timeout)).readBigUInt64BE(0));
-    const masked = (second & 0x80) !== 0;
-    const key = masked ? await this.read(4, timeout) : null;
-    const payload = Buffer.from(await this.read(length, timeout));
-    if (key) for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
-    return {
-      fin: (first & 0x80) !== 0,
-      rsv1: (first & 0x40) !== 0,
-      rsv2: (first & 0x20) !== 0,
-      rsv3: (first & 0x10) !== 0,
-      opcode: first & 0x0f,
-      masked,
-      payload,
-    };
+    const frame = await readTestFrame(this.reader, Date.now() + timeout);
+    if (frame === null) throw new Error(`connection ended inside or before a frame (${this.reader.buffered} bytes left)`);
+    return frame;
   }
 
   /** Reads frames until a whole data message; control frames before it are returned too. */
@@ -266,34 +197,12 @@ export class RawClient {
   }
 
   /** Waits for the server's FIN or the socket closing. */
-  async waitEnded(timeout = 5000): Promise<void> {
-    const deadline = Date.now() + timeout;
-    while (!this.ended) await this.waitForData(deadline);
+  waitEnded(timeout = 5000): Promise<void> {
+    return this.reader.waitEnded(Date.now() + timeout);
   }
 
   destroy(): void {
     this.socket.destroy();
-  }
-
-  private wake(): void {
-    const waiting = this.waiting;
-    this.waiting = null;
-    waiting?.();
-  }
-
-  private waitForData(deadline: number): Promise<void> {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) return Promise.reject(new Error("timed out waiting for data"));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting = null;
-        reject(new Error("timed out waiting for data"));
-      }, remaining);
-      this.waiting = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   }
 }
 
