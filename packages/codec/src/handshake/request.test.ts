@@ -108,6 +108,9 @@ describe("validateUpgradeRequest", () => {
   });
 
   it.each<[string, HeaderFields | string]>([
+    ["missing Host (RFC 6455 §4.2.1 item 2)", "host"],
+    ["empty Host", { host: " " }],
+    ["repeated Host (array)", { host: ["a.example", "b.example"] }],
     ["missing Upgrade (SECURITY row 1: maxHeadersCount)", "upgrade"],
     ["Upgrade not websocket", { upgrade: "h2c" }],
     ["Upgrade websocket as a prefix", { upgrade: "websocketx" }],

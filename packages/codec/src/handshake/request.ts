@@ -149,6 +149,11 @@ export function validateUpgradeRequest(req: UpgradeRequestLike): UpgradeRequestR
     return reject(400, "HTTP/1.1 or later required");
   }
 
+  // §4.2.1 item 2: exactly one Host with the server's authority (and RFC 9112 §3.2: an HTTP/1.1
+  // request without one gets 400). Which authorities to serve is the application's call.
+  const host = singleHeaderValue(headers, "host");
+  if (host === null || host === "") return reject(400, "Missing or invalid Host header");
+
   // §4.2.1 items 3 and 4: both are comma lists (RFC 7230 §6.1, §6.7), e.g. `keep-alive, Upgrade`.
   if (!headerIncludes(headers, "upgrade", "websocket")) return reject(400, "Missing or invalid Upgrade header");
   if (!headerIncludes(headers, "connection", "upgrade")) return reject(400, "Missing or invalid Connection header");
