@@ -29,11 +29,15 @@ export const TEST_TIMEOUT_MS = FUZZ_MS + 30_000;
 /** Longest any single async run may take before it counts as a hang. */
 const RUN_TIMEOUT_MS = 5_000;
 
-/** fast-check parameters for one property: bounded in runs and in time, never failing on interrupt. */
-export function budget<T>(overrides: fc.Parameters<T> = {}): fc.Parameters<T> {
+/**
+ * fast-check parameters for one property: bounded in runs and in time, never failing on interrupt.
+ * `minMs` raises the time budget for a property whose single run can take longer than the default
+ * on a loaded machine: fast-check fails a property that was interrupted before its first run ended.
+ */
+export function budget<T>(overrides: fc.Parameters<T> = {}, minMs = 0): fc.Parameters<T> {
   return {
     numRuns: NUM_RUNS,
-    plugins: [fc.interruptAfterTimeLimit(FUZZ_MS), fc.timeout(RUN_TIMEOUT_MS)] as Array<fc.Plugin<T>>,
+    plugins: [fc.interruptAfterTimeLimit(Math.max(FUZZ_MS, minMs)), fc.timeout(RUN_TIMEOUT_MS)] as Array<fc.Plugin<T>>,
     ...(seed === undefined || Number.isNaN(seed) ? {} : { seed }),
     ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}),
     ...overrides,
