@@ -252,6 +252,30 @@ describe("SECURITY.md", () => {
     }
   });
 
+  it("a ping-rate policy on the ping event (the README's) closes a ping flood with 1008", async () => {
+    const policed = await startServer();
+    policed.on("connection", (conn) => {
+      let pings = 0;
+      let windowStart = Date.now();
+      conn.on("ping", () => {
+        const now = Date.now();
+        if (now - windowStart >= 1000) [pings, windowStart] = [0, now];
+        if (++pings > 50) conn.close(1008, "too many pings");
+      });
+    });
+    try {
+      const client = await RawClient.connect(policed.port);
+      client.send(Buffer.concat(Array.from({ length: 200 }, () => frame({ opcode: OP.ping, payload: "?" }))));
+      const close = await client.readClose();
+      expect(close.code).toBe(1008);
+      // The pings within the budget were answered first.
+      expect(close.skipped.filter((f) => f.opcode === OP.pong)).toHaveLength(51);
+      client.destroy();
+    } finally {
+      await policed.close({ timeout: 500 });
+    }
+  });
+
   it("row 16: a peer that never answers our close frame is destroyed after closeTimeout", async () => {
     const stubborn = await startServer({ closeTimeout: 100 });
     try {
