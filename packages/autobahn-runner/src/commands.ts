@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatCasePage } from "./case-page.js";
-import { driveClient } from "./driver.js";
+import { driveClient, type DriveOptions, type DriveResult } from "./driver.js";
 import { containerUrl, reportsSubdir, specFileName, wstestInvocation, wstestPaths, type Engine, type WstestDirs, type WstestMode } from "./engine.js";
 import { formatJUnit } from "./junit.js";
 import { formatMarkdown } from "./markdown.js";
@@ -380,27 +380,39 @@ function clientCommand(args: CliArgs, io: Io): Promise<number> {
     await unlessAborted(run, waitForLine(wstest, /will run \d+ test cases/, args.engine === "local" ? 60_000 : args.timeoutMs));
     io.err(`wstest fuzzingserver listening on ${url}\n`);
 
-    const progress = new Progress(`@ws/client (${agent}) <- wstest fuzzingserver`);
-    const result = await unlessAborted(
-      run,
-      driveClient({
-        url,
-        agent,
-        signal: run.controller.signal,
-        connectRetryMs: 10_000,
-        caseTimeoutMs: args.caseTimeoutMs,
-        onProgress: (done, total, index) => {
-          if (progress.total === undefined) progress.setTotal(total);
-          progress.update(done, done === total ? "" : `${index}`);
-        },
-      }),
-    );
-    progress.finish();
+    const result = await driveWithProgress(run, `@ws/client (${agent}) <- wstest fuzzingserver`, {
+      url,
+      agent,
+      connectRetryMs: 10_000,
+      caseTimeoutMs: args.caseTimeoutMs,
+    });
     const timedOut = result.runs.filter((r) => r.timedOut).map((r) => r.case);
     if (timedOut.length > 0) io.err(`cases terminated after the case time limit (by number): ${timedOut.join(", ")}\n`);
     await unlessAborted(run, reportsWritten);
     return undefined;
   });
+}
+
+/** Drives our client through every fuzzingserver case, with a progress line, until done or aborted. */
+async function driveWithProgress(
+  run: Run,
+  label: string,
+  options: Omit<DriveOptions, "signal" | "onProgress">,
+): Promise<DriveResult> {
+  const progress = new Progress(label);
+  const result = await unlessAborted(
+    run,
+    driveClient({
+      ...options,
+      signal: run.controller.signal,
+      onProgress: (done, total, index) => {
+        if (progress.total === undefined) progress.setTotal(total);
+        progress.update(done, done === total ? "" : `${index}`);
+      },
+    }),
+  );
+  progress.finish();
+  return result;
 }
 
 async function driveClientCommand(args: CliArgs, io: Io): Promise<number> {
@@ -409,23 +421,13 @@ async function driveClientCommand(args: CliArgs, io: Io): Promise<number> {
   }
   const run = new Run(args.timeoutMs);
   try {
-    const progress = new Progress(`@ws/client (${args.agent})`);
-    const result = await unlessAborted(
-      run,
-      driveClient({
-        url: args.url,
-        agent: args.agent,
-        signal: run.controller.signal,
-        // The fuzzingserver may still be starting (a container that was just started).
-        connectRetryMs: 30_000,
-        caseTimeoutMs: args.caseTimeoutMs,
-        onProgress: (done, total, index) => {
-          if (progress.total === undefined) progress.setTotal(total);
-          progress.update(done, done === total ? "" : `${index}`);
-        },
-      }),
-    );
-    progress.finish();
+    const result = await driveWithProgress(run, `@ws/client (${args.agent})`, {
+      url: args.url,
+      agent: args.agent,
+      // The fuzzingserver may still be starting (a container that was just started).
+      connectRetryMs: 30_000,
+      caseTimeoutMs: args.caseTimeoutMs,
+    });
     io.out(`drove ${result.total} cases for agent ${args.agent}; the fuzzingserver has written its reports\n`);
     return ExitCode.Pass;
   } catch (error) {
