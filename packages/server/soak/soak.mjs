@@ -100,14 +100,14 @@ const JEMALLOC_PATHS = ["/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/
 
 /** The server child's environment: the default allocator, or jemalloc when SOAK_MALLOC asks for it. */
 function serverEnv() {
-  if (MALLOC === undefined || MALLOC === "" || MALLOC === "glibc") return { env: process.env, allocator: "glibc malloc" };
+  if (MALLOC === undefined || MALLOC === "" || MALLOC === "glibc") return { env: process.env, allocator: "glibc malloc", returnsPages: false };
   const library = MALLOC === "jemalloc" ? JEMALLOC_PATHS.find((path) => existsSync(path)) : MALLOC;
   if (library === undefined || !existsSync(library)) {
     console.error(`soak: SOAK_MALLOC=${MALLOC}: no jemalloc library found (tried ${JEMALLOC_PATHS.join(", ")}); install libjemalloc2 or give its path`);
     process.exit(2);
   }
   const env = { ...process.env, LD_PRELOAD: library, MALLOC_CONF: "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0" };
-  return { env, allocator: `jemalloc (${library})` };
+  return { env, allocator: `jemalloc (${library})`, returnsPages: true };
 }
 const MIX = [
   ["well-behaved", 0.5],
@@ -406,7 +406,8 @@ async function runSoak() {
   }, MAX_RUN_MS);
   hardStop.unref();
 
-  const { env, allocator } = serverEnv();
+  // returnsPages: the allocator gives freed pages back, so RSS must come back to the baseline.
+  const { env, allocator, returnsPages } = serverEnv();
   console.log(`soak: server allocator: ${allocator}`);
   const child = fork(fileURLToPath(import.meta.url), ["server"], { execArgv: ["--expose-gc"], stdio: "inherit", env });
   let pendingStats = null;
@@ -477,7 +478,7 @@ async function runSoak() {
     await sleep(1000);
     after = await stats();
     // jemalloc returns freed pages within its decay time (1 s); give it a few more seconds.
-    for (let i = 0; i < 10 && allocator !== "glibc malloc" && after.rss > baseline.rss + RSS_SLACK; i++) {
+    for (let i = 0; i < 10 && returnsPages && after.rss > baseline.rss + RSS_SLACK; i++) {
       await sleep(500);
       after = await stats();
     }
@@ -534,9 +535,9 @@ async function runSoak() {
   const heapOk = rounds.every((r) => r.after.heap - baseline.heap <= 16 * 1048576);
   const first = rounds[0].after.rss;
   const rssOk = rounds.every((r) => r.after.rss <= first + RSS_SLACK);
-  const rssBackOk = allocator === "glibc malloc" || after.rss <= baseline.rss + RSS_SLACK;
+  const rssBackOk = !returnsPages || after.rss <= baseline.rss + RSS_SLACK;
   const ok = failures.length === 0 && after.clients === 0 && rssOk && heapOk && rssBackOk;
-  const rssBack = allocator === "glibc malloc" ? "" : `; RSS ${rssBackOk ? "back at" : "NOT back at"} baseline`;
+  const rssBack = !returnsPages ? "" : `; RSS ${rssBackOk ? "back at" : "NOT back at"} baseline`;
   console.log(
     `\nsoak: ${ok ? "PASS" : "FAIL"} (${failures.length} peers not as expected; JS heap ${heapOk ? "back at" : "NOT back at"} baseline; RSS ${rssOk ? "flat" : "GROWING"} across rounds${rssBack})`,
   );

@@ -438,8 +438,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private admit(size: number): boolean {
     if (this.state !== ReadyState.OPEN || this.protocolCore.closeSent) return false;
     const buffered = this.bufferedAmount;
-    // One message larger than the limit is allowed on an empty buffer: it is bounded by its sender.
-    if (buffered > 0 && buffered + size > this.settings.maxBufferedAmount) {
+    if (this.wouldOverflow(buffered, size)) {
       if (this.settings.backpressure === "reject") {
         throw new WebSocketServerError(
           ServerErrorCode.SendRejected,
@@ -453,14 +452,18 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     return true;
   }
 
+  /** One message larger than the limit is allowed on an empty buffer: it is bounded by its sender. */
+  private wouldOverflow(buffered: number, size: number): boolean {
+    return buffered > 0 && buffered + size > this.settings.maxBufferedAmount;
+  }
+
   /**
    * @internal An automatic pong meets `maxBufferedAmount` like a send: otherwise a peer that pings
    * and never reads grows our memory one pong at a time. Under "reject" the pong is withheld (no
    * caller to throw to); under "close" the connection fails as a send would.
    */
   admitPong(size: number): boolean {
-    const buffered = this.bufferedAmount;
-    if (buffered === 0 || buffered + size + 2 <= this.settings.maxBufferedAmount) return true;
+    if (!this.wouldOverflow(this.bufferedAmount, size + 2)) return true;
     if (this.settings.backpressure === "close") this.overflow();
     return false;
   }

@@ -285,9 +285,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       // Another upgrade listener on a shared server may own this path; if there is none, say so.
       if (this.ownsServer || this.httpServer!.listenerCount("upgrade") === 1) {
         socket.on("error", noop);
-        this.clearHandshakeTimer(socket as TimedSocket);
-        this.handshakeRefused(req, 400, "Bad Request");
-        rejectSocket(socket as Socket, 400, "Bad Request");
+        this.refuse(socket as TimedSocket, req, 400, "Bad Request");
       }
       return;
     }
