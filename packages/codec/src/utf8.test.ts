@@ -1,19 +1,10 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
+import { decoderAccepts } from "../test/utf8-reference.js";
 import { Utf8Validator, isValidUtf8 } from "./utf8.js";
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
-
-/** The reference: WHATWG's fatal UTF-8 decoder. */
-function decoderAccepts(input: Uint8Array): boolean {
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(input);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Streams `input` through a validator in pieces split at `cuts`; true if valid and complete. */
 function streamAccepts(input: Uint8Array, cuts: number[], validator = new Utf8Validator()): boolean {
