@@ -275,9 +275,10 @@ function finish(
       { statusCode: head.statusCode },
     );
   }
+  // RFC 6455 §4.1: an HTTP/1.1 101, and only extensions and a subprotocol that were offered.
   const negotiated = validateUpgradeResponse(
-    { statusCode: head.statusCode, headers: head.headers },
-    { key: plan.key, protocols: options.protocols, extensionsOffered: plan.extensions.length > 0 },
+    { statusCode: head.statusCode, httpVersion: head.httpVersion, headers: head.headers },
+    { key: plan.key, protocols: options.protocols, extensions: plan.extensions },
   );
   if (!negotiated.ok) {
     socket.destroy();
@@ -371,5 +372,10 @@ function toHead(response: IncomingMessage): ResponseHead {
     const name = raw[i]!.toLowerCase();
     (headers[name] ??= []).push(raw[i + 1]!);
   }
-  return { statusCode: response.statusCode ?? 0, statusMessage: response.statusMessage ?? "", headers };
+  return {
+    httpVersion: response.httpVersion,
+    statusCode: response.statusCode ?? 0,
+    statusMessage: response.statusMessage ?? "",
+    headers,
+  };
 }

@@ -6,6 +6,8 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 
 /** An HTTP/1.1 response head. Header names are lower case; repeated headers keep every value. */
 export interface ResponseHead {
+  /** The status line's HTTP-version, `major.minor`: "1.1" or "1.0". */
+  httpVersion: string;
   statusCode: number;
   statusMessage: string;
   /** Null prototype: the names are the peer's choice (SECURITY.md row 3). */
@@ -77,7 +79,8 @@ function invalid(message: string): ClientError {
 export function parseResponseHead(text: string): ResponseHead {
   const lines = text.split("\r\n");
   const statusLine = lines[0] ?? "";
-  // status-line = HTTP-version SP status-code SP reason-phrase
+  // status-line = HTTP-version SP status-code SP reason-phrase. HTTP/1.0 is parsed, since a proxy's
+  // CONNECT answer or an error may come in it; a 101 must be HTTP/1.1 (checked by the handshake).
   if (!statusLine.startsWith("HTTP/1.1 ") && !statusLine.startsWith("HTTP/1.0 ")) {
     throw invalid(`not an HTTP/1.1 status line: ${JSON.stringify(statusLine.slice(0, 64))}`);
   }
@@ -103,7 +106,7 @@ export function parseResponseHead(text: string): ResponseHead {
     if (values === undefined) headers[name] = [value];
     else values.push(value);
   }
-  return { statusCode: Number(codeText), statusMessage: statusLine.slice(13), headers };
+  return { httpVersion: statusLine.slice(5, 8), statusCode: Number(codeText), statusMessage: statusLine.slice(13), headers };
 }
 
 /** The single value of a header, or undefined when absent; repeated values are joined with ", ". */

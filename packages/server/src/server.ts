@@ -10,7 +10,7 @@ import { Connection, type ConnectionSettings, type SendData } from "./connection
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import { Heartbeat } from "./heartbeat.js";
 import { resolveOptions, type HeadersInit, type ResolvedOptions, type ServerOptions, type UpgradeDecision } from "./options.js";
-import { headerCount, isReject, mergeHeaders, originAllowed, rejectSocket, requestPath } from "./upgrade.js";
+import { headerCount, isReject, mergeHeaders, originAllowed, parseRequestTarget, rejectSocket } from "./upgrade.js";
 
 export interface ServerEvents<T> {
   /** A connection was accepted (after the 101 was written, before any of its messages). */
@@ -281,7 +281,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
 
   private readonly onUpgradeEvent = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = this.options.path;
-    if (path !== undefined && requestPath(req.url) !== path) {
+    // The path of the target, whatever its form (RFC 9112 §3.2.2: absolute-form too).
+    if (path !== undefined && parseRequestTarget(req.url)?.path !== path) {
       // Another upgrade listener on a shared server may own this path; if there is none, say so.
       if (this.ownsServer || this.httpServer!.listenerCount("upgrade") === 1) {
         socket.on("error", noop);
@@ -307,6 +308,9 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     if (headerCount(req) > options.maxHeaderCount) return this.refuse(socket, req, 431, "Too Many Header Fields");
     const request = validateUpgradeRequest(req);
     if (!request.ok) return this.refuse(socket, req, request.status, request.reason, request.headers);
+    // RFC 9112 §3.2.3, §3.2.4: asterisk-form and authority-form are for OPTIONS and CONNECT, not GET.
+    const target = parseRequestTarget(req.url);
+    if (target === null) return this.refuse(socket, req, 400, "Invalid Request Target");
     if (this.clients.size >= options.maxConnections) return this.refuse(socket, req, 503, "Too Many Connections");
     if (!originAllowed(options, req)) return this.refuse(socket, req, 403, "Origin Not Allowed");
 
@@ -377,7 +381,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         data: decision?.data as T,
         protocol,
         extensions,
-        url: req.url ?? "/",
+        // Origin-form as sent; an absolute-form target gives its path and query.
+        url: target.path + target.search,
         compression,
         onClosed: this.removeClient,
       },

@@ -18,11 +18,41 @@ export function mergeHeaders(...sources: Array<HeadersInit | undefined>): ExtraH
   return result;
 }
 
-/** The request target's path, without the query string (RFC 9112 §3.2). */
-export function requestPath(url: string | undefined): string {
-  if (url === undefined) return "/";
-  const query = url.indexOf("?");
-  return query === -1 ? url : url.slice(0, query);
+/** The path and query of a request target; `search` is "" or starts with "?". */
+export interface RequestTarget {
+  path: string;
+  search: string;
+}
+
+/** scheme "://" (RFC 3986 §3.1), one quantifier and no nesting, so linear (SECURITY.md row 2). */
+const ABSOLUTE_FORM_PREFIX = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
+/** Schemes whose absolute-form a WebSocket upgrade may use (RFC 9110 §4.2, RFC 6455 §3). */
+const TARGET_SCHEMES: ReadonlySet<string> = new Set(["http", "https", "ws", "wss"]);
+
+/**
+ * The path and query of a GET request target (RFC 9112 §3.2): origin-form `/ws?x=1` as it is, and
+ * absolute-form `http://host:port/ws?x=1` (§3.2.2, which a server must accept) by its path and
+ * query, an empty path being "/". Null for asterisk-form (`*`) and authority-form (`host:port`),
+ * which only OPTIONS and CONNECT may use, for an absolute-form with another scheme or no host, and
+ * for anything else.
+ */
+export function parseRequestTarget(url: string | undefined): RequestTarget | null {
+  if (url === undefined) return { path: "/", search: "" };
+  if (typeof url !== "string") return null;
+  let rest = url;
+  if (!url.startsWith("/")) {
+    const prefix = ABSOLUTE_FORM_PREFIX.exec(url);
+    if (prefix === null || !TARGET_SCHEMES.has(prefix[1]!.toLowerCase())) return null;
+    const authorityStart = prefix[0].length;
+    let authorityEnd = authorityStart;
+    while (authorityEnd < url.length && url[authorityEnd] !== "/" && url[authorityEnd] !== "?") authorityEnd++;
+    // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid.
+    if (authorityEnd === authorityStart) return null;
+    rest = url.slice(authorityEnd);
+  }
+  const query = rest.indexOf("?");
+  const path = query === -1 ? rest : rest.slice(0, query);
+  return { path: path === "" ? "/" : path, search: query === -1 ? "" : rest.slice(query) };
 }
 
 /** Whether the `Origin` header passes the allow-list (absent option: everything passes). */

@@ -174,8 +174,9 @@ export function createOffer(options: PerMessageDeflateOptions = {}): ExtensionOf
 
 /**
  * Client side: checks the server's `Sec-WebSocket-Extensions` entries against the offer made from the
- * same `options`, and returns the parameters to use. Entries for other extensions are ignored (the
- * caller checks those). Throws an Error saying what is wrong; the client then fails the handshake
+ * same `options`, and returns the parameters to use. Entries for other extensions are ignored here:
+ * `validateUpgradeResponse` fails a response that names one the client did not offer (RFC 6455
+ * §9.1). Throws an Error saying what is wrong; the client then fails the handshake
  * (§7.1: a response the client cannot accept fails the WebSocket connection).
  */
 export function acceptResponse(

@@ -29,6 +29,12 @@ export interface UpgradeRequestLike {
   method?: string;
   httpVersion?: string;
   headers: HeaderFields;
+  /**
+   * The header lines as received, `[name, value, name, value, ...]` (Node's `rawHeaders`). When
+   * present it is read instead of `headers`: Node keeps only the first of some repeated fields
+   * (`Host`) and joins others, so only the raw list shows how many lines there were.
+   */
+  rawHeaders?: readonly string[];
 }
 
 /** A valid WebSocket upgrade request, with its offered subprotocols and extensions parsed. */
@@ -79,6 +85,51 @@ export function headerValues(headers: unknown, name: string): string[] | null | 
     values.push(item);
   }
   return values;
+}
+
+/**
+ * The header fields of a request or response as field lines per name (names in ASCII lower case):
+ * built from `rawHeaders` when the message has it, else its `headers`. Null when the one read is not
+ * an object, or `rawHeaders` is not an even-length list of strings. The result has a null prototype,
+ * since the peer picks the names (SECURITY.md row 3).
+ *
+ * SECURITY.md row 22: a header that must appear once (`Host`) is counted over the raw lines, because
+ * `IncomingMessage.headers` drops the second `Host` (or joins it with `joinDuplicateHeaders`).
+ *
+ * @internal shared with response.ts
+ */
+export function messageFields(message: { headers?: unknown; rawHeaders?: unknown }): HeaderFields | null {
+  const raw = message.rawHeaders;
+  if (raw === undefined) {
+    const { headers } = message;
+    return typeof headers === "object" && headers !== null ? (headers as HeaderFields) : null;
+  }
+  if (!Array.isArray(raw) || raw.length % 2 !== 0) return null;
+  const fields = Object.create(null) as Record<string, string[]>;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name: unknown = raw[i];
+    const value: unknown = raw[i + 1];
+    if (typeof name !== "string" || typeof value !== "string") return null;
+    const lower = asciiLowerCase(name);
+    const values = fields[lower];
+    if (values === undefined) fields[lower] = [value];
+    else values.push(value);
+  }
+  return fields;
+}
+
+/** ASCII-only lower case: `toLowerCase()` would also fold U+212A KELVIN SIGN into "k". */
+function asciiLowerCase(value: string): string {
+  let result = "";
+  let from = 0;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 0x41 && code <= 0x5a) {
+      result += value.slice(from, i) + String.fromCharCode(code | 0x20);
+      from = i + 1;
+    }
+  }
+  return from === 0 ? value : result + value.slice(from);
 }
 
 /**
@@ -134,14 +185,16 @@ function isHttp11OrLater(version: string): boolean {
 
 /**
  * Validates a client's opening handshake (RFC 6455 §4.2.1). Header names are read in lower case, as
- * Node gives them. Never throws: a bad request gives `{ ok: false, status, reason, headers? }`.
+ * Node gives them; with `rawHeaders` (as on Node's `IncomingMessage`) every received line counts, so
+ * two `Host` lines are refused however `headers` shows them. Never throws: a bad request gives
+ * `{ ok: false, status, reason, headers? }`.
  *
  * `httpVersion` may be left out by a caller whose HTTP parser has already checked it; `method` may not.
  */
 export function validateUpgradeRequest(req: UpgradeRequestLike): UpgradeRequestResult {
   if (typeof req !== "object" || req === null) return reject(400, "Invalid request");
-  const { headers } = req;
-  if (typeof headers !== "object" || headers === null) return reject(400, "Invalid request headers");
+  const headers = messageFields(req);
+  if (headers === null) return reject(400, "Invalid request headers");
 
   // §4.2.1 item 1: "An HTTP/1.1 or higher GET request". RFC 9110 §15.5.6: a 405 lists allowed methods.
   if (req.method !== "GET") return reject(405, "Method Not Allowed", { Allow: "GET" });
@@ -150,7 +203,8 @@ export function validateUpgradeRequest(req: UpgradeRequestLike): UpgradeRequestR
   }
 
   // §4.2.1 item 2: exactly one Host with the server's authority (and RFC 9112 §3.2: an HTTP/1.1
-  // request without one gets 400). Which authorities to serve is the application's call.
+  // request without one, or with more than one, gets 400). Counted over the raw lines when given.
+  // Which authorities to serve is the application's call.
   const host = singleHeaderValue(headers, "host");
   if (host === null || host === "") return reject(400, "Missing or invalid Host header");
 

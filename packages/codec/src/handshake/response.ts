@@ -12,13 +12,21 @@ import {
   formatExtraHeaders,
   headerIncludes,
   joinedHeader,
+  messageFields,
   singleHeaderValue,
 } from "./request.js";
 
 /** The parts of the server's response that validation reads; Node's `IncomingMessage` fits. */
 export interface UpgradeResponseLike {
   statusCode?: number;
+  /**
+   * The status line's HTTP-version as `major.minor` (Node's `httpVersion`). When given it must be
+   * "1.1"; leave it out only if the caller's HTTP parser has checked it.
+   */
+  httpVersion?: string;
   headers: HeaderFields;
+  /** The header lines as received, `[name, value, ...]` (Node's `rawHeaders`); read instead of `headers` when given. */
+  rawHeaders?: readonly string[];
 }
 
 /** What the client sent, to check the answer against. */
@@ -27,8 +35,17 @@ export interface UpgradeResponseExpectations {
   key: string;
   /** The subprotocols the request offered; empty when it sent no `Sec-WebSocket-Protocol`. */
   protocols: readonly string[];
-  /** Whether the request sent a `Sec-WebSocket-Extensions` header. */
-  extensionsOffered: boolean;
+  /**
+   * The extensions the request offered, as given to `buildUpgradeRequest`. The response may select
+   * only these, by name (RFC 6455 §9.1); any other name fails the connection. Empty or absent: the
+   * response may select none (unless the deprecated `extensionsOffered` is true).
+   */
+  extensions?: readonly ExtensionOffer[];
+  /**
+   * @deprecated Pass `extensions`, so that names are checked. Used only without `extensions`: true
+   * accepts any syntactically valid extension, leaving the name check to the caller.
+   */
+  extensionsOffered?: boolean;
 }
 
 export type UpgradeResponseResult =
@@ -47,19 +64,27 @@ function fail(reason: string): { ok: false; reason: string } {
 
 /**
  * Validates the server's answer to our upgrade request (RFC 6455 §4.1, the numbered list after "the
- * client MUST validate the server's response"). Header names are read in lower case, as Node gives
- * them. On failure the client must fail the WebSocket connection.
+ * client MUST validate the server's response"): an HTTP/1.1 101 status line, Upgrade, Connection,
+ * the accept value, and a subprotocol and extensions among those offered. Header names are read in
+ * lower case, as Node gives them (or from `rawHeaders` when given). On failure the client must fail
+ * the WebSocket connection.
  */
 export function validateUpgradeResponse(
   res: UpgradeResponseLike,
   expected: UpgradeResponseExpectations
 ): UpgradeResponseResult {
   if (typeof res !== "object" || res === null) return fail("Invalid response");
-  const { statusCode, headers } = res;
-  if (typeof headers !== "object" || headers === null) return fail("Invalid response headers");
+  const headers = messageFields(res);
+  if (headers === null) return fail("Invalid response headers");
+  const { statusCode, httpVersion } = res;
 
   // Item 1: anything but 101 is handled per HTTP (e.g. a redirect or auth) and is not a WebSocket.
   if (statusCode !== 101) return fail(`Unexpected server response: ${String(statusCode)}`);
+  // §4.1: "the status line MUST be HTTP/1.1 101"; an HTTP/1.0 peer cannot have switched protocols
+  // (RFC 9110 §7.8: Upgrade is for HTTP/1.1).
+  if (httpVersion !== undefined && httpVersion !== "1.1") {
+    return fail(`Unexpected HTTP version ${JSON.stringify(String(httpVersion))} in a 101 response: HTTP/1.1 is required`);
+  }
 
   // Item 2: the whole Upgrade value must be "websocket", ASCII case-insensitively.
   const upgrade = singleHeaderValue(headers, "upgrade");
@@ -85,18 +110,41 @@ export function validateUpgradeResponse(
     if (!expected.protocols.includes(protocol)) return fail("Server sent a subprotocol that was not requested");
   }
 
-  // Item 5: an extension we did not offer fails the connection; what we offered is checked by the
-  // extension itself, so here only the syntax.
+  // Item 5 and §9.1: the server may only select extensions the client offered, so any other name
+  // fails the connection. The parameters of the ones offered are checked by each extension itself.
   let extensions: ExtensionOffer[] = [];
   const extensionHeader = joinedHeader(headers, "sec-websocket-extensions");
   if (extensionHeader !== undefined) {
-    if (!expected.extensionsOffered) return fail("Server sent extensions but none were requested");
+    const offered = offeredNames(expected);
+    if (offered !== null && offered.size === 0) return fail("Server sent extensions but none were requested");
     const parsed = extensionHeader === null ? null : parseExtensionHeader(extensionHeader);
     if (parsed === null) return fail("Invalid Sec-WebSocket-Extensions header");
+    for (const entry of parsed) {
+      // Extension tokens compare case-insensitively, like other HTTP tokens; a token is ASCII.
+      if (offered !== null && !offered.has(entry.name.toLowerCase())) {
+        return fail(`Server selected the extension ${JSON.stringify(entry.name)}, which was not offered`);
+      }
+    }
     extensions = parsed;
   }
 
   return { ok: true, protocol, extensions };
+}
+
+/**
+ * The lower-case names of the extensions offered, or null to accept any name (only the deprecated
+ * `extensionsOffered: true` without `extensions`).
+ */
+function offeredNames(expected: UpgradeResponseExpectations): Set<string> | null {
+  const offers: unknown = expected.extensions;
+  if (offers === undefined) return expected.extensionsOffered === true ? null : new Set();
+  const names = new Set<string>();
+  if (!Array.isArray(offers)) return names;
+  for (const offer of offers as unknown[]) {
+    const name = (offer as Partial<ExtensionOffer> | null)?.name;
+    if (typeof name === "string" && isToken(name)) names.add(name.toLowerCase());
+  }
+  return names;
 }
 
 /** "websocket", ASCII case-insensitively (not `toLowerCase()`, which also folds non-ASCII letters). */
