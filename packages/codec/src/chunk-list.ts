@@ -3,7 +3,15 @@
  *
  * Large pieces are kept as zero-copy views of the received chunks. Small pieces are copied into a
  * shared staging buffer instead, so that a peer sending a message one byte per TCP segment costs
- * bytes, not one object per byte (SECURITY.md row 5). Every byte is copied at most once here.
+ * bytes, not one object per byte (SECURITY.md row 5).
+ *
+ * The staging buffer is sized from the bytes that arrived, never from a frame's declared length: a
+ * peer that sends one byte of a frame declared as 1 MiB gets a buffer of at most 256 bytes, not
+ * 64 KiB (SECURITY.md row 19). When it fills, it is replaced by one twice as large (up to 64 KiB)
+ * and its bytes move over, so it never holds more than twice what arrived plus 256 bytes, and a
+ * byte is copied at most twice on average (geometric growth); a message that arrives in small
+ * pieces still ends up in one buffer. Past 64 KiB, full buffers are kept as pieces and a new one
+ * starts.
  */
 import { allocUnfilled } from "./alloc.js";
 
@@ -26,8 +34,9 @@ export class ChunkList {
   }
 
   /**
-   * Adds `piece`; `expectedMore` is how many more bytes are known to follow, used to size the
-   * staging buffer so that a small frame does not reserve 64 KiB.
+   * Adds `piece`; `expectedMore` is how many more bytes of its frame are known to follow. It only
+   * ever makes the first staging buffer smaller (a 10-byte ping gets 10 bytes, not 256), never
+   * larger: a declared length is a claim, not bytes (SECURITY.md row 19).
    */
   push(piece: Uint8Array, expectedMore: number): void {
     const length = piece.length;
@@ -39,14 +48,14 @@ export class ChunkList {
       return;
     }
     let staging = this.staging;
-    if (staging === null || staging.length - this.stagingEnd < length) {
-      this.flushStaging();
-      const size = Math.min(MAX_STAGING, Math.max(MIN_STAGING, length + expectedMore));
-      staging = this.staging = new Uint8Array(size);
-      this.stagingStart = this.stagingEnd = 0;
-    }
+    if (staging === null || staging.length - this.stagingEnd < length) staging = this.grow(length, expectedMore);
     staging.set(piece, this.stagingEnd);
     this.stagingEnd += length;
+  }
+
+  /** Bytes reserved by the staging buffer, used or not (for tests and memory accounting). */
+  get stagingCapacity(): number {
+    return this.staging?.length ?? 0;
   }
 
   /** Returns everything held as one buffer (a view when it is a single piece) and empties the list. */
@@ -64,6 +73,28 @@ export class ChunkList {
     this.staging = null;
     this.stagingStart = this.stagingEnd = 0;
     this.byteLength = 0;
+  }
+
+  /** Replaces the staging buffer with one that has room for `length` more bytes, and returns it. */
+  private grow(length: number, expectedMore: number): Uint8Array {
+    const old = this.staging;
+    let held = this.stagingEnd - this.stagingStart;
+    if (held + length > MAX_STAGING) {
+      this.flushStaging();
+      held = 0;
+    }
+    const needed = held + length;
+    let size: number;
+    if (old === null) size = Math.min(Math.max(MIN_STAGING, length), length + expectedMore);
+    else size = Math.max(needed, Math.min(MAX_STAGING, old.length * 2));
+    // Zero-filled: a view handed out by take() exposes its whole ArrayBuffer to the user.
+    const staging = new Uint8Array(size);
+    // Only the bytes not yet flushed move; the old buffer may still back pieces flushed earlier.
+    if (held > 0) staging.set(old!.subarray(this.stagingStart, this.stagingEnd));
+    this.staging = staging;
+    this.stagingStart = 0;
+    this.stagingEnd = held;
+    return staging;
   }
 
   private flushStaging(): void {
