@@ -45,8 +45,11 @@ const server = await createServer({
 
 server.on("connection", (conn) => {
   conn.on("message", (data, isBinary) => {
-    conn.send(data, { binary: isBinary });
+    // Backpressure: a peer that sends faster than its echoes leave (it reads slowly, or compression
+    // lags) is read no faster than they do.
+    if (!conn.send(data, { binary: isBinary })) conn.pause();
   });
+  conn.on("drain", () => conn.resume());
 });
 
 process.stdout.write(`${server.url}\n`);

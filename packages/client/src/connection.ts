@@ -2,7 +2,14 @@ import { isUtf8 } from "node:buffer";
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { isAnyArrayBuffer } from "node:util/types";
-import { Protocol, type MessageCompression, type ProtocolHandler, type WebSocketError } from "@ws/codec";
+import {
+  Protocol,
+  WRITE_OVERHEAD,
+  WriteBatch,
+  type MessageCompression,
+  type ProtocolHandler,
+  type WebSocketError,
+} from "@ws/codec";
 import { ClientError, ClientErrorCode } from "./errors.js";
 import { openHandshake, type HandshakeResult } from "./handshake.js";
 import { parseWebSocketUrl, resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.js";
@@ -75,6 +82,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   readonly #options: ResolvedOptions;
   #head: Buffer | null;
   #started = false;
+  /** The server's FIN came before `start()`: acted on once the handshake's leftover bytes are parsed. */
+  #endedBeforeStart = false;
   #inflateBacklog = false;
   #error: Error | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -82,6 +91,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   #resolveClosed!: (info: CloseInfo) => void;
   #waitingDrain = false;
   #corked = false;
+  /** Small frames written this tick, copied into one socket write at uncork (SECURITY.md row 17). */
+  #batch: WriteBatch | null = null;
+  /** Socket writes not yet completed; each is charged `WRITE_OVERHEAD` in `bufferedAmount`. */
+  #writesPending = 0;
+  /** Reading stopped while messages waiting for compression reach `highWaterMark`. */
+  #compressBacklog = false;
+  /** An automatic pong waits for our buffer to drain (the codec answers the latest ping then). */
+  #pongDeferred = false;
   #streaming = false;
   readonly #iterators = new Set<MessageQueue>();
 
@@ -105,6 +122,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
       onPong: (payload) => this.emit("pong", toBuffer(payload)),
       // A server that pings and never reads our pongs meets maxBufferedAmount like any send.
       admitPong: (size) => this.#checkBuffer(size + 6),
+      // While our buffer is at highWaterMark, only the latest ping is answered, once it drains.
+      pongBacklogged: () => {
+        if (this.bufferedAmount < this.#options.highWaterMark) return false;
+        this.#pongDeferred = true;
+        return true;
+      },
       // Input piling up behind an inflate pauses reading, as a slow async iterator does.
       onReceiveBacklog: (backlogged) => {
         this.#inflateBacklog = backlogged;
@@ -143,8 +166,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     this.#head = null;
     if (this.#readyState === Connection.CLOSED) return;
     if (head !== null && head.length > 0) this.#protocol.receive(head);
-    this.#socket.on("data", (chunk: Buffer) => this.#protocol.receive(chunk));
+    this.#socket.on("data", (chunk: Buffer) => this.#receive(chunk));
     this.#updateFlow();
+    if (this.#endedBeforeStart) this.#protocol.receiveEnd();
   }
 
   /** CONNECTING (0, never seen here), OPEN (1), CLOSING (2) or CLOSED (3), as in the WHATWG API. */
@@ -152,9 +176,18 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     return this.#readyState;
   }
 
-  /** Bytes accepted by `send` and not yet handed to the operating system. */
+  /**
+   * Bytes accepted by `send` and not yet handed to the operating system, plus what the queued
+   * entries cost beyond their bytes: `WRITE_OVERHEAD` (512) per socket write not yet completed and
+   * `QUEUE_ENTRY_OVERHEAD` (256) per message waiting behind a compression job.
+   */
   get bufferedAmount(): number {
-    return this.#socket.writableLength + this.#protocol.queuedBytes;
+    return (
+      this.#socket.writableLength +
+      this.#writesPending * WRITE_OVERHEAD +
+      (this.#batch === null ? 0 : this.#batch.bytes) +
+      this.#protocol.queuedBytes
+    );
   }
 
   /** How the connection ended, once it has. */
@@ -285,7 +318,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
         `more than maxBufferedAmount (${this.#options.maxBufferedAmount}) bytes wait to be sent; the server is not reading`,
       ),
     );
-    this.#socket.destroy();
+    // RFC 6455 §7.1.7: fail with a close frame (1008), which jumps the messages still waiting for
+    // compression; then the server has closeTimeout to finish the close before the socket goes.
+    this.#protocol.abort(1008, "send buffer full");
+    this.#armCloseTimer();
     return false;
   }
 
@@ -299,21 +335,68 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
       socket.cork();
       process.nextTick(this.#uncork);
     }
-    const callback = this.#waitingDrain ? () => this.#maybeDrain() : undefined;
-    const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
-    socket.write(chunks[last]!, callback);
+    if (chunks.length === 1 && WriteBatch.accepts(chunks[0]!)) {
+      // Small frames are copied into one write: each socket write costs far more than 6 bytes.
+      const chunk = chunks[0]!;
+      const batch = (this.#batch ??= new WriteBatch());
+      if (batch.isFullFor(chunk)) this.#writeToSocket(batch.take()!);
+      batch.add(chunk);
+      return;
+    }
+    this.#flushBatch();
+    for (const chunk of chunks) this.#writeToSocket(chunk);
+  }
+
+  #writeToSocket(chunk: Uint8Array): void {
+    this.#writesPending++;
+    this.#socket.write(chunk, this.#written);
+  }
+
+  /** A socket write completed (or failed with the socket). */
+  readonly #written = (): void => {
+    this.#writesPending--;
+    this.#maybeDrain();
+  };
+
+  /** Hands the batched small frames to the socket, before anything that must follow them. */
+  #flushBatch(): void {
+    const batch = this.#batch;
+    if (batch === null || batch.empty) return;
+    if (!this.#socket.writable) batch.clear();
+    else this.#writeToSocket(batch.take()!);
   }
 
   /** Ends the tick's batch of writes. */
   readonly #uncork = (): void => {
     this.#corked = false;
+    this.#flushBatch();
     this.#socket.uncork();
   };
 
+  #receive(chunk: Buffer): void {
+    this.#protocol.receive(chunk);
+    // SECURITY.md row 18: messages queued behind a running deflate (an application answering
+    // what it reads) stop the reading until compression catches up. Only compression: stopping
+    // because the server does not read our frames could deadlock with a server that does the same.
+    if (!this.#compressBacklog && this.#protocol.queuedBytes >= this.#options.highWaterMark) {
+      this.#compressBacklog = true;
+      this.#updateFlow();
+    }
+  }
+
   #maybeDrain(): void {
-    if (!this.#waitingDrain || this.#readyState === Connection.CLOSED) return;
+    if (!this.#waitingDrain && !this.#compressBacklog && !this.#pongDeferred) return;
+    if (this.#readyState === Connection.CLOSED) return;
+    if (this.#compressBacklog && this.#protocol.queuedBytes < this.#options.highWaterMark) {
+      this.#compressBacklog = false;
+      this.#updateFlow();
+    }
     if (this.bufferedAmount >= this.#options.highWaterMark) return;
+    if (this.#pongDeferred) {
+      this.#pongDeferred = false;
+      this.#protocol.flushPong();
+    }
+    if (!this.#waitingDrain) return;
     this.#waitingDrain = false;
     this.emit("drain");
   }
@@ -332,7 +415,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     let longest = 0;
     for (const queue of this.#iterators) longest = Math.max(longest, queue.length);
     const socket = this.#socket;
-    if (this.#inflateBacklog || longest >= ITERATOR_PAUSE_AT) {
+    if (this.#inflateBacklog || this.#compressBacklog || longest >= ITERATOR_PAUSE_AT) {
       if (!socket.isPaused()) socket.pause();
     } else if (longest <= ITERATOR_RESUME_AT && socket.isPaused() && this.#started) socket.resume();
   }
@@ -356,7 +439,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   }
 
   #closeTransport(): void {
-    this.#socket.end();
+    // Frames batched this tick go before our FIN.
+    this.#flushBatch();
+    if (!this.#socket.writableEnded) this.#socket.end();
     this.#armCloseTimer();
   }
 
@@ -382,9 +467,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   }
 
   #onSocketEnd(): void {
-    // The server closed its side: nothing more will arrive (RFC 6455 §7.1.1).
-    this.#protocol.receiveEof();
-    if (!this.#socket.writableEnded) this.#socket.end();
+    // The server closed its side: nothing more will arrive (RFC 6455 §7.1.1). What already arrived
+    // is processed first (its close frame may wait behind an inflate); then the codec asks us to
+    // end our side (`#closeTransport`). The frames that came with the handshake response go first.
+    if (this.#started) this.#protocol.receiveEnd();
+    else this.#endedBeforeStart = true;
   }
 
   #onSocketClose(): void {

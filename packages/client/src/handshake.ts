@@ -229,7 +229,9 @@ async function attempt(
     const tunnel = await openTunnel(options.proxy, { host, port }, options.proxyHeaders, onSocket);
     socket = secure ? tlsConnect({ ...tlsOptions(host, options), socket: tunnel }) : tunnel;
   } else {
-    socket = secure ? tlsConnect({ ...tlsOptions(host, options), host, port }) : netConnect({ host, port });
+    // Half-open allowed: after the server's FIN we still write our close frame and end TCP
+    // ourselves, once what arrived before the FIN has been processed (RFC 6455 §7.1.1).
+    socket = secure ? tlsConnect({ ...tlsOptions(host, options), host, port }) : netConnect({ host, port, allowHalfOpen: true });
   }
   socket.on("error", ignoreError);
   socket.setNoDelay(true);
@@ -241,7 +243,8 @@ async function attempt(
 }
 
 function tlsOptions(host: string, options: ResolvedOptions): TlsConnectionOptions {
-  const result: TlsConnectionOptions = { ...options.tls, ALPNProtocols: ["http/1.1"] };
+  // allowHalfOpen: tls.connect honours it (it is missing from the type); see attempt().
+  const result = { ...options.tls, ALPNProtocols: ["http/1.1"], allowHalfOpen: true } as TlsConnectionOptions;
   for (const name of ["ca", "cert", "key", "pfx", "passphrase", "rejectUnauthorized"] as const) {
     if (options[name] !== undefined) (result as Record<string, unknown>)[name] = options[name];
   }

@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { ClientError, ClientErrorCode } from "./errors.js";
 import { readResponseHead } from "./http-head.js";
 
@@ -44,7 +44,10 @@ export async function openTunnel(
     }
     request += `${name}: ${value}\r\n`;
   }
-  const socket: Socket = secure ? tlsConnect({ host, port, servername: host }) : netConnect({ host, port });
+  // Half-open allowed: the tunnel may become the WebSocket's own transport (see handshake.ts).
+  const socket: Socket = secure
+    ? tlsConnect({ host, port, servername: host, allowHalfOpen: true } as ConnectionOptions)
+    : netConnect({ host, port, allowHalfOpen: true });
   socket.on("error", () => {
     // Reported through readResponseHead; this keeps a late error from being unhandled.
   });

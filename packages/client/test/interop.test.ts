@@ -103,6 +103,23 @@ describe.each([
     await conn.close();
   });
 
+  it("the README's example closes cleanly: messages sent, then close() at once (20 of 20)", async () => {
+    // Issue 12, item 2: the server's last compressed echo, its close frame and its FIN arrive
+    // together; the close must still be clean with compression on.
+    for (let round = 0; round < 20; round++) {
+      const conn = await connect(url);
+      const received: unknown[] = [];
+      conn.on("message", (data) => received.push(data));
+      conn.send("text message");
+      conn.send(Buffer.from([1, 2, 3]));
+      conn.send("as binary", { binary: true, compress: false });
+      conn.ping("heartbeat");
+      const info = await conn.close(1000, "bye");
+      expect(info).toEqual({ code: 1000, reason: "bye", wasClean: true });
+      expect(received.length).toBeLessThanOrEqual(3);
+    }
+  });
+
   it("works through the WHATWG class", async () => {
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";

@@ -26,14 +26,17 @@ export {
   DEFAULT_MAX_BUFFERED_CHUNKS,
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_PAYLOAD,
+  maxCompressedLength,
   resolveLimits,
   type ReceiveLimits,
 } from "./limits.js";
 export { INFLATE_BACKLOG_LIMIT, Receiver, type ReceiverHandler, type ReceiverOptions } from "./receiver.js";
 export {
   Protocol,
+  QUEUE_ENTRY_OVERHEAD,
   type ProtocolHandler,
   type ProtocolOptions,
   type ProtocolState,
   type SendOptions,
 } from "./protocol.js";
+export { WRITE_OVERHEAD, WriteBatch } from "./write-batch.js";

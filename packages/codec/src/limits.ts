@@ -5,7 +5,9 @@
 export interface ReceiveLimits {
   /**
    * Largest message, in bytes, after reassembly and after inflating. Checked against each frame's
-   * declared length before any of its payload is buffered. Default 16 MiB.
+   * declared length before any of its payload is buffered: exactly for uncompressed messages;
+   * compressed ones may take up to `maxCompressedLength` on the wire, and what they inflate to is
+   * then held to this exactly. Default 16 MiB.
    */
   maxPayload?: number;
   /** Most frames one message may be split into; empty fragments count. Default 65,536. */
@@ -15,6 +17,17 @@ export interface ReceiveLimits {
    * coalesced, so honest traffic stays far below this. Default 16,384.
    */
   maxBufferedChunks?: number;
+}
+
+/**
+ * The most bytes a compressed message of at most `maxPayload` bytes may take on the wire, in
+ * `fragments` frames. DEFLATE can make data larger: fixed-code blocks spend 9 bits on some
+ * literals (1/8 more), every block adds a header, and each sync-flushed frame an empty stored
+ * block (RFC 7692 §7.2.1). So the limit on a message's inflated size, `maxPayload`, allows this
+ * much compressed input, and the inflated size is then held to `maxPayload` exactly.
+ */
+export function maxCompressedLength(maxPayload: number, fragments: number): number {
+  return maxPayload + Math.ceil(maxPayload / 8) + 16 * fragments + 64;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;

@@ -3,9 +3,9 @@ import { buildFrame, concatBytes, decodeFrames, text, type TestFrame } from "../
 import { ErrorCode } from "./errors.js";
 import type { CompressionCallback, MessageCompression } from "./extension.js";
 import { Opcode } from "./opcode.js";
-import { Protocol, type ProtocolOptions } from "./protocol.js";
+import { Protocol, QUEUE_ENTRY_OVERHEAD, type ProtocolHandler, type ProtocolOptions } from "./protocol.js";
 
-function connection(options: Partial<ProtocolOptions> = {}) {
+function connection(options: Partial<ProtocolOptions> = {}, extra: Partial<ProtocolHandler> = {}) {
   const written: Uint8Array[] = [];
   const log: string[] = [];
   let transportClosed = 0;
@@ -22,6 +22,7 @@ function connection(options: Partial<ProtocolOptions> = {}) {
         transportClosed++;
         log.push("closeTransport");
       },
+      ...extra,
     },
   );
   const peerMasks = (options.role ?? "server") === "server";
@@ -40,6 +41,21 @@ function connection(options: Partial<ProtocolOptions> = {}) {
 
 const closePayload = (code: number, reason = "") =>
   concatBytes(Uint8Array.of(code >> 8, code & 0xff), text(reason));
+
+/**
+ * Compression that holds each compress job (and, with `holdInflate`, each decompress job) until
+ * the test runs it, as zlib's thread pool would; the data passes through unchanged.
+ */
+function heldCompression({ holdInflate = false } = {}) {
+  const jobs: Array<() => void> = [];
+  const compression: MessageCompression = {
+    threshold: 0,
+    compress: (data, _fin, callback) => jobs.push(() => callback(null, [data])),
+    decompress: (data, _fin, _max, callback) => (holdInflate ? jobs.push(() => callback(null, [data])) : callback(null, [data])),
+    close() {},
+  };
+  return { compression, jobs };
+}
 
 describe("Protocol: messages and control frames", () => {
   it("delivers messages and answers pings with the same payload", () => {
@@ -217,7 +233,8 @@ describe("Protocol: compression", () => {
     c.protocol.ping(text("p"));
     c.protocol.close(1000);
     expect(c.sent()).toEqual([]);
-    expect(c.protocol.queuedBytes).toBe(11 + 3 + 1 + 2);
+    // The job in flight and the three actions behind it, each with its entry overhead.
+    expect(c.protocol.queuedBytes).toBe(11 + 3 + 1 + 2 + 4 * QUEUE_ENTRY_OVERHEAD);
     compression.flush();
     const frames = c.sent();
     expect(frames.map((frame) => [frame.opcode, frame.rsv1])).toEqual([
@@ -250,20 +267,72 @@ describe("Protocol: compression", () => {
   });
 });
 
+describe("Protocol: what queued entries cost (SECURITY.md rows 17 and 18)", () => {
+  it("charges every message queued behind a compression job, empty ones too", () => {
+    const { compression, jobs } = heldCompression();
+    const c = connection({ compression });
+    for (let i = 0; i < 1000; i++) c.protocol.send(new Uint8Array(0), false);
+    // One job in flight and 999 behind it: zero payload bytes, but each entry costs memory.
+    expect(c.protocol.queuedBytes).toBe(1000 * QUEUE_ENTRY_OVERHEAD);
+    while (jobs.length > 0) jobs.shift()!();
+    expect(c.protocol.queuedBytes).toBe(0);
+    expect(c.sent()).toHaveLength(1000);
+  });
+
+  it("answers only the latest ping while the shell's buffer is full, once it drains", () => {
+    let backlogged = true;
+    const c = connection({}, { pongBacklogged: () => backlogged });
+    for (let i = 0; i < 1000; i++) c.receive({ opcode: Opcode.Ping, payload: `p${i}` });
+    expect(c.sent()).toEqual([]);
+    expect(c.log).toHaveLength(1000);
+    backlogged = false;
+    c.protocol.flushPong();
+    c.protocol.flushPong();
+    expect(c.sent()).toEqual([{ fin: true, rsv1: false, opcode: Opcode.Pong, masked: false, payload: text("p999") }]);
+    c.receive({ opcode: Opcode.Ping, payload: "now" });
+    expect(c.sent().at(-1)!.payload).toEqual(text("now"));
+  });
+
+  it("drops a deferred pong once our close frame is queued", () => {
+    const c = connection({}, { pongBacklogged: () => true });
+    c.receive({ opcode: Opcode.Ping, payload: "late" });
+    c.protocol.close(1000);
+    c.protocol.flushPong();
+    expect(c.sent().map((frame) => frame.opcode)).toEqual([Opcode.Close]);
+  });
+
+  it("abort() writes the close frame right after the job in flight, dropping what waits behind it", () => {
+    const { compression, jobs } = heldCompression();
+    const c = connection({ compression });
+    for (let i = 0; i < 100; i++) c.protocol.send(text(`m${i}`), false);
+    c.protocol.abort(1008, "send buffer full");
+    expect(c.protocol.closeSent).toBe(true);
+    expect(c.protocol.send(text("after"), false)).toBe(false);
+    expect(c.protocol.queuedBytes).toBe(2 + QUEUE_ENTRY_OVERHEAD + 2 + 16 + QUEUE_ENTRY_OVERHEAD);
+    jobs.shift()!();
+    expect(jobs).toHaveLength(0);
+    const frames = c.sent();
+    expect(frames.map((frame) => frame.opcode)).toEqual([Opcode.Text, Opcode.Close]);
+    expect(frames[1]!.payload).toEqual(closePayload(1008, "send buffer full"));
+    expect(c.protocol.queuedBytes).toBe(0);
+  });
+
+  it("abort() with nothing compressing writes the close frame at once", () => {
+    const c = connection();
+    c.protocol.send(text("queued first"), false);
+    c.protocol.abort(1008);
+    expect(c.sent().map((frame) => frame.opcode)).toEqual([Opcode.Text, Opcode.Close]);
+  });
+});
+
 describe("Protocol: frames encoded elsewhere", () => {
   it("queues a shared frame in order behind compression, and refuses it on clients and after close", () => {
-    const jobs: Array<() => void> = [];
-    const compression: MessageCompression = {
-      threshold: 0,
-      compress: (data, _fin, callback) => jobs.push(() => callback(null, [data])),
-      decompress: (data, _fin, _max, callback) => callback(null, [data]),
-      close() {},
-    };
+    const { compression, jobs } = heldCompression();
     const c = connection({ compression });
     c.protocol.send(text("first"), false);
     const shared = buildFrame({ opcode: Opcode.Text, payload: "shared" });
     expect(c.protocol.sendFrame([shared], 6)).toBe(true);
-    expect(c.protocol.queuedBytes).toBe(5 + 6);
+    expect(c.protocol.queuedBytes).toBe(5 + 6 + 2 * QUEUE_ENTRY_OVERHEAD);
     expect(c.sent()).toEqual([]);
     jobs.shift()!();
     expect(c.sent().map((frame) => new TextDecoder().decode(frame.payload))).toEqual(["first", "shared"]);
@@ -283,5 +352,87 @@ describe("Protocol: frames encoded elsewhere", () => {
     c.protocol.send(text("x"), false);
     expect(c.log).toEqual([`error:${ErrorCode.DeflateFailed}`, "closeTransport"]);
     expect(c.sent()[0]!.payload).toEqual(closePayload(1011));
+  });
+});
+
+describe("Protocol: the peer's FIN (receiveEnd)", () => {
+  it("processes a compressed message and the close frame waiting behind its inflate before ending", () => {
+    const { compression, jobs } = heldCompression({ holdInflate: true });
+    const c = connection({ compression });
+    c.receive(
+      { opcode: Opcode.Text, payload: "compressed", rsv1: true },
+      { opcode: Opcode.Close, payload: closePayload(1000, "bye") },
+    );
+    c.protocol.receiveEnd();
+    // Nothing is dropped, and our side stays open while input waits.
+    expect(c.log).toEqual([]);
+    expect(c.transportClosed).toBe(0);
+    jobs.shift()!();
+    expect(c.log).toEqual(["text:compressed", "close:1000:bye", "closeTransport"]);
+    expect(c.transportClosed).toBe(1);
+    expect(c.sent().map((frame) => frame.opcode)).toEqual([Opcode.Close]);
+  });
+
+  it("a client ends its side after the FIN too, once, after the echoed close", () => {
+    const { compression, jobs } = heldCompression({ holdInflate: true });
+    const c = connection({ compression, role: "client" });
+    c.receive(
+      { opcode: Opcode.Binary, payload: "x", rsv1: true },
+      { opcode: Opcode.Close, payload: closePayload(1001) },
+    );
+    c.protocol.receiveEnd();
+    jobs.shift()!();
+    expect(c.log).toEqual(["binary:x", "close:1001:", "closeTransport"]);
+  });
+
+  it("ends at once when nothing waits, and closes the transport only once", () => {
+    const c = connection();
+    c.receive({ opcode: Opcode.Close, payload: closePayload(1000) });
+    c.protocol.receiveEnd();
+    expect(c.log).toEqual(["close:1000:", "closeTransport"]);
+    expect(c.transportClosed).toBe(1);
+    const bare = connection();
+    bare.protocol.receiveEnd();
+    expect(bare.log).toEqual(["closeTransport"]);
+    expect(bare.protocol.state).toBe("closed");
+  });
+
+  it("ends after sends queued behind a compression job have been written", () => {
+    const { compression, jobs } = heldCompression({ holdInflate: true });
+    const c = connection({ compression });
+    c.protocol.send(text("reply"), false);
+    c.protocol.receiveEnd();
+    expect(c.transportClosed).toBe(0);
+    jobs.shift()!();
+    expect(c.sent().map((frame) => new TextDecoder().decode(frame.payload))).toEqual(["reply"]);
+    expect(c.transportClosed).toBe(1);
+  });
+
+  it("a transport that closes meanwhile stops everything (receiveEof)", () => {
+    const { compression, jobs } = heldCompression({ holdInflate: true });
+    const c = connection({ compression });
+    c.receive({ opcode: Opcode.Text, payload: "late", rsv1: true });
+    c.protocol.receiveEnd();
+    c.protocol.receiveEof();
+    jobs.shift()!();
+    expect(c.log).toEqual([]);
+  });
+});
+
+describe("Protocol: the queue behind compression", () => {
+  it("does not keep a dead slot per message when it never empties", () => {
+    const { compression, jobs } = heldCompression();
+    const c = connection({ compression });
+    // Every message is compressed, and a new one is sent before the job ahead of it finishes, so
+    // the queue is never empty (a steady stream of tiny compressed messages).
+    c.protocol.send(text("m"), false);
+    for (let i = 0; i < 20_000; i++) {
+      c.protocol.send(text("m"), false);
+      c.protocol.send(text(""), false, { compress: false });
+      jobs.shift()!();
+    }
+    const queue = (c.protocol as unknown as { queue: unknown[] | null }).queue;
+    expect(queue!.length).toBeLessThan(4096);
+    expect(c.sent().length).toBeGreaterThan(39_000);
   });
 });

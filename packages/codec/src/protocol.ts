@@ -22,6 +22,13 @@ export interface ProtocolHandler {
    */
   admitPong?(size: number): boolean;
   /**
+   * Whether what we send cannot leave now (the shell's buffered amount is at its high-water mark).
+   * An automatic pong then waits, and only the most recent ping is answered (RFC 6455 §5.5.3), when
+   * the shell calls `flushPong` once its buffer drained: a peer that pings and never reads costs
+   * one pending pong, not one queued frame per ping.
+   */
+  pongBacklogged?(): boolean;
+  /**
    * Received input piles up behind an inflate: stop reading the transport until called with
    * false. A peer that sends compressed messages faster than they inflate is otherwise buffered
    * without a byte limit.
@@ -36,7 +43,8 @@ export interface ProtocolHandler {
   onError(error: WebSocketError): void;
   /**
    * Close the TCP connection now, after the bytes already written: the server does this once the
-   * close handshake is complete (RFC 6455 §7.1.1), either side when it fails the connection.
+   * close handshake is complete (RFC 6455 §7.1.1), either side when it fails the connection or
+   * when the peer's FIN has come and all input before it is processed (`receiveEnd`). Called once.
    */
   closeTransport(): void;
 }
@@ -62,6 +70,14 @@ export interface SendOptions {
 
 /** Bytes waiting behind a compression job, so that messages leave in the order they were sent. */
 type QueuedAction = { bytes: number; run: () => void };
+
+/**
+ * Bytes charged in `queuedBytes` for each action waiting behind a compression job, and for the job
+ * in flight, on top of its payload: its closure, queue slot and the message's own object cost
+ * about this much however short the message (SECURITY.md row 18). Empty messages queued behind a
+ * running deflate therefore meet the shell's high-water mark and `maxBufferedAmount` too.
+ */
+export const QUEUE_ENTRY_OVERHEAD = 256;
 
 /**
  * The RFC 6455 connection state machine shared by server and client: feed it bytes with
@@ -95,6 +111,10 @@ export class Protocol {
   private queueHead = 0;
   private bytesInQueue = 0;
   private bytesCompressing = 0;
+  /** Payload of the latest ping whose pong waits for the shell's buffer to drain, or null. */
+  private pendingPong: Uint8Array | null = null;
+  /** `closeTransport` has been asked for (or is queued). */
+  private transportEnding = false;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.handler = handler;
@@ -106,8 +126,9 @@ export class Protocol {
   }
 
   /**
-   * Payload bytes accepted by `send` but not yet handed to `write`: those being compressed and
-   * those queued behind them. Part of the shell's `bufferedAmount`.
+   * Bytes accepted by `send` but not yet handed to `write`: those being compressed and those
+   * queued behind them, each counted with `QUEUE_ENTRY_OVERHEAD`. Part of the shell's
+   * `bufferedAmount`.
    */
   get queuedBytes(): number {
     return this.bytesInQueue + this.bytesCompressing;
@@ -118,10 +139,25 @@ export class Protocol {
     this.receiver.push(chunk);
   }
 
-  /** The transport ended (EOF or error): nothing more will arrive. */
+  /**
+   * The peer ended its side of the transport (TCP FIN): nothing more will arrive. Input already
+   * received is still processed first (it may wait behind an inflate: a compressed message and
+   * then the close frame); then `closeTransport` is called, after everything queued to send.
+   */
+  receiveEnd(): void {
+    if (this.receiver.end()) this.inputEnded();
+  }
+
+  /** The transport closed (or failed): nothing more will arrive, and nothing waiting is processed. */
   receiveEof(): void {
     this.receiver.stop();
     this.state = "closed";
+  }
+
+  /** @internal All input has been processed after the peer's FIN (called by the receiver's events). */
+  inputEnded(): void {
+    this.state = "closed";
+    this.endTransport();
   }
 
   /**
@@ -190,6 +226,29 @@ export class Protocol {
     if (this.closeSent) return;
     const payload = encodeClosePayload(code, reason);
     this.closeSent = true;
+    this.pendingPong = null;
+    this.state = this.closeReceived ? "closed" : "closing";
+    this.sendControl(Opcode.Close, payload);
+  }
+
+  /**
+   * Fails the connection from our side, e.g. when the send buffer overflowed: like `close`, but
+   * the messages still waiting behind a compression job are dropped, so that the close frame is
+   * written as soon as the job in flight (if any) is done instead of behind everything queued,
+   * where the close timer could cut it off first.
+   */
+  abort(code: number, reason?: string): void {
+    if (this.closeSent) return;
+    const payload = encodeClosePayload(code, reason);
+    const queue = this.queue;
+    if (queue !== null) {
+      queue.length = 0;
+      this.queueHead = 0;
+      this.bytesInQueue = 0;
+    }
+    this.fragmentOpcode = 0;
+    this.closeSent = true;
+    this.pendingPong = null;
     this.state = this.closeReceived ? "closed" : "closing";
     this.sendControl(Opcode.Close, payload);
   }
@@ -202,12 +261,13 @@ export class Protocol {
     if (!this.closeSent) {
       // RFC 6455 §5.5.1: echo the status code received (none when none came).
       this.closeSent = true;
+      this.pendingPong = null;
       this.sendControl(Opcode.Close, code === 1005 ? EMPTY : encodeClosePayload(code));
     }
     this.state = "closed";
     this.handler.onClose(code, reason);
     // RFC 6455 §7.1.1: the server closes TCP first; the client waits for it.
-    if (!this.isClient) this.enqueue(0, () => this.handler.closeTransport());
+    if (!this.isClient) this.endTransport();
   }
 
   /** @internal The peer broke the protocol (called by the receiver). */
@@ -215,10 +275,18 @@ export class Protocol {
     // RFC 6455 §7.1.7: send a close frame with the matching code, then close the connection.
     if (!this.closeSent) {
       this.closeSent = true;
+      this.pendingPong = null;
       this.sendControl(Opcode.Close, encodeClosePayload(error.closeCode));
     }
     this.state = "closed";
     this.handler.onError(error);
+    this.endTransport();
+  }
+
+  /** Asks the shell to close the transport once, after everything queued before this. */
+  private endTransport(): void {
+    if (this.transportEnding) return;
+    this.transportEnding = true;
     this.enqueue(0, () => this.handler.closeTransport());
   }
 
@@ -233,6 +301,23 @@ export class Protocol {
     if (this.closeSent) return false;
     this.sendControl(opcode, payload);
     return true;
+  }
+
+  /** @internal Answers only the latest of the pings that arrive while the shell's buffer is full. */
+  deferPong(payload: Uint8Array): void {
+    // A copy: the payload may be a view of a receive buffer that is reused.
+    this.pendingPong = payload.slice();
+  }
+
+  /**
+   * The shell's buffer drained under its high-water mark: sends the pong that waited for it, if
+   * one did (see `ProtocolHandler.pongBacklogged`).
+   */
+  flushPong(): void {
+    const payload = this.pendingPong;
+    if (payload === null) return;
+    this.pendingPong = null;
+    if (!this.closeSent) this.sendControl(Opcode.Pong, payload);
   }
 
   /** @internal Queues a control frame (the receiver's automatic pong comes through here). */
@@ -254,7 +339,7 @@ export class Protocol {
     }
     this.enqueue(data.length, () => {
       this.compressing = true;
-      this.bytesCompressing = data.length;
+      this.bytesCompressing = data.length + QUEUE_ENTRY_OVERHEAD;
       this.compression!.compress(data, fin, (error, chunks) => {
         this.compressing = false;
         this.bytesCompressing = 0;
@@ -266,6 +351,7 @@ export class Protocol {
           this.handler.onError(
             new WebSocketError(ErrorCode.DeflateFailed, 1011, `compressing a message failed: ${error.message}`),
           );
+          this.transportEnding = true;
           this.handler.closeTransport();
           return;
         }
@@ -282,6 +368,7 @@ export class Protocol {
       run();
       return;
     }
+    bytes += QUEUE_ENTRY_OVERHEAD;
     this.bytesInQueue += bytes;
     (this.queue ??= []).push({ bytes, run });
   }
@@ -297,6 +384,11 @@ export class Protocol {
     }
     if (this.queueHead === queue.length) {
       queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead >= 1024 && this.queueHead * 2 >= queue.length) {
+      // A queue that never empties (every message behind a compression job) would otherwise keep
+      // one dead slot per message ever sent: drop the ones already run.
+      queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
   }
@@ -331,8 +423,9 @@ class ReceiverEvents implements ReceiverHandler {
   }
 
   onPing(payload: Uint8Array): void {
-    if (this.protocol.answersPings && this.handler.admitPong?.(payload.length) !== false) {
-      this.protocol.sendControl(Opcode.Pong, payload);
+    if (this.protocol.answersPings) {
+      if (this.handler.pongBacklogged?.() === true) this.protocol.deferPong(payload);
+      else if (this.handler.admitPong?.(payload.length) !== false) this.protocol.sendControl(Opcode.Pong, payload);
     }
     this.handler.onPing?.(payload);
   }
@@ -351,6 +444,10 @@ class ReceiverEvents implements ReceiverHandler {
 
   onReceiveBacklog(backlogged: boolean): void {
     this.handler.onReceiveBacklog?.(backlogged);
+  }
+
+  onEnd(): void {
+    this.protocol.inputEnded();
   }
 }
 

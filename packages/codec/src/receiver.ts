@@ -2,7 +2,7 @@ import { ChunkList } from "./chunk-list.js";
 import { decodeClosePayload } from "./close.js";
 import { ErrorCode, WebSocketError } from "./errors.js";
 import type { MessageCompression } from "./extension.js";
-import { resolveLimits, type ReceiveLimits } from "./limits.js";
+import { maxCompressedLength, resolveLimits, type ReceiveLimits } from "./limits.js";
 import { unmask } from "./mask.js";
 import { Opcode, isControlOpcode, isKnownOpcode } from "./opcode.js";
 import { Utf8Validator } from "./utf8.js";
@@ -22,6 +22,11 @@ export interface ReceiverHandler {
    * faster than they inflate is buffered up to `maxBufferedChunks` whole reads.
    */
   onReceiveBacklog?(backlogged: boolean): void;
+  /**
+   * The input ended (`end()`) while some of it still waited behind an inflate; all of it has now
+   * been parsed, and the receiver is stopped.
+   */
+  onEnd?(): void;
 }
 
 /** Bytes of input held behind an inflate before the receiver asks for reading to pause. */
@@ -61,6 +66,8 @@ export class Receiver {
   private readonly isServer: boolean;
   private readonly compression: MessageCompression | null;
   private readonly maxPayload: number;
+  /** What a compressed message may take on the wire, before the fragments' own allowance. */
+  private readonly maxCompressedPayload: number;
   private readonly maxFragments: number;
   private readonly maxBufferedChunks: number;
   private state = READING_HEADER;
@@ -93,6 +100,8 @@ export class Receiver {
   private pendingBytes = 0;
   /** Whether the handler was asked to stop reading (see `onReceiveBacklog`). */
   private backlogged = false;
+  /** The input ended while some of it waited behind an inflate (see `end`). */
+  private ending = false;
 
   constructor(options: ReceiverOptions, handler: ReceiverHandler) {
     const limits = resolveLimits(options);
@@ -100,6 +109,7 @@ export class Receiver {
     this.isServer = options.role === "server";
     this.compression = options.compression ?? null;
     this.maxPayload = limits.maxPayload;
+    this.maxCompressedPayload = maxCompressedLength(limits.maxPayload, 0);
     this.maxFragments = limits.maxFragments;
     this.maxBufferedChunks = limits.maxBufferedChunks;
     this.utf8 = new Utf8Validator(options.fastUtf8);
@@ -124,6 +134,21 @@ export class Receiver {
       return;
     }
     this.process(chunk);
+  }
+
+  /**
+   * The input ended (the peer's TCP FIN): nothing more will arrive. What already arrived is still
+   * parsed, in order: input waiting behind an inflate may hold more messages and the close frame.
+   * Returns true when the receiver is done and stopped; false when input still waits, and then
+   * `onEnd` is called once it has all been parsed.
+   */
+  end(): boolean {
+    if (this.state !== INFLATING) {
+      this.stop();
+      return true;
+    }
+    this.ending = true;
+    return false;
   }
 
   /** Stops parsing for good and drops what is buffered. */
@@ -232,8 +257,11 @@ export class Receiver {
       if (++this.fragments > this.maxFragments) {
         return this.fail(ErrorCode.TooManyFragments, 1008, `message split into more than ${this.maxFragments} frames`);
       }
-      // Checked on the declared length, before any payload is buffered (SECURITY.md row 8).
-      if (this.messageLength + length > this.maxPayload) {
+      // Checked on the declared length, before any payload is buffered (SECURITY.md row 8). A
+      // compressed message may be a little longer than what it inflates to (deflate's worst case
+      // on incompressible data); what it inflates to is held to maxPayload exactly.
+      const limit = this.messageCompressed ? this.maxCompressedPayload + 16 * this.fragments : this.maxPayload;
+      if (this.messageLength + length > limit) {
         return this.fail(ErrorCode.MessageTooBig, 1009, `message larger than maxPayload (${this.maxPayload} bytes)`);
       }
       this.messageLength += length;
@@ -326,34 +354,48 @@ export class Receiver {
     this.compression!.decompress(data, fin, this.maxPayload, (error, chunks) => {
       if (calledBack || this.state !== INFLATING) return;
       calledBack = true;
-      if (error) {
-        if (error instanceof WebSocketError) this.failWith(error);
-        else this.fail(ErrorCode.InflateFailed, 1007, `compressed data does not inflate: ${error.message}`);
-        return;
+      if (this.inflated(error, chunks, fin) && !synchronous) this.resume();
+      if (this.ending && this.state !== INFLATING) {
+        this.ending = false;
+        this.stop();
+        this.handler.onEnd?.();
       }
-      const isText = this.messageOpcode === Opcode.Text;
-      for (const chunk of chunks) {
-        if (isText && !this.utf8.write(chunk)) {
-          return this.fail(ErrorCode.InvalidUtf8, 1007, "text message is not valid UTF-8");
-        }
-        this.message.push(chunk, 0);
-      }
-      if (this.message.byteLength > this.maxPayload) {
-        return this.fail(ErrorCode.MessageTooBig, 1009, `message larger than maxPayload (${this.maxPayload} bytes)`);
-      }
-      if (this.message.pieceCount > this.maxBufferedChunks) {
-        return this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered for one message");
-      }
-      this.state = READING_HEADER;
-      if (fin) {
-        if (isText && !this.utf8.end()) {
-          return this.fail(ErrorCode.InvalidUtf8, 1007, "text message ends inside a UTF-8 sequence");
-        }
-        this.deliver(this.message.take());
-      }
-      if (!synchronous) this.resume();
     });
     synchronous = false;
+  }
+
+  /** Takes an inflate's result; true when parsing may go on. */
+  private inflated(error: Error | null, chunks: Uint8Array[], fin: boolean): boolean {
+    if (error) {
+      if (error instanceof WebSocketError) this.failWith(error);
+      else this.fail(ErrorCode.InflateFailed, 1007, `compressed data does not inflate: ${error.message}`);
+      return false;
+    }
+    const isText = this.messageOpcode === Opcode.Text;
+    for (const chunk of chunks) {
+      if (isText && !this.utf8.write(chunk)) {
+        this.fail(ErrorCode.InvalidUtf8, 1007, "text message is not valid UTF-8");
+        return false;
+      }
+      this.message.push(chunk, 0);
+    }
+    if (this.message.byteLength > this.maxPayload) {
+      this.fail(ErrorCode.MessageTooBig, 1009, `message larger than maxPayload (${this.maxPayload} bytes)`);
+      return false;
+    }
+    if (this.message.pieceCount > this.maxBufferedChunks) {
+      this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered for one message");
+      return false;
+    }
+    this.state = READING_HEADER;
+    if (fin) {
+      if (isText && !this.utf8.end()) {
+        this.fail(ErrorCode.InvalidUtf8, 1007, "text message ends inside a UTF-8 sequence");
+        return false;
+      }
+      this.deliver(this.message.take());
+    }
+    return true;
   }
 
   /** Parses the input held while inflating, until it runs out or the next inflate starts. */

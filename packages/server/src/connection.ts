@@ -2,7 +2,14 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { isUtf8 } from "node:buffer";
 import { Writable } from "node:stream";
-import { Protocol, type ProtocolHandler, type WebSocketError } from "@ws/codec";
+import {
+  Protocol,
+  QUEUE_ENTRY_OVERHEAD,
+  WRITE_OVERHEAD,
+  WriteBatch,
+  type ProtocolHandler,
+  type WebSocketError,
+} from "@ws/codec";
 import type { PerMessageDeflate } from "@ws/codec/deflate";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
@@ -130,7 +137,15 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private corked = false;
   private needDrain = false;
   private drainWaiters: Array<(error: Error | null) => void> | null = null;
-  private flushedCallback: (() => void) | null = null;
+  /** Small frames written this tick, copied into one socket write at uncork (SECURITY.md row 17). */
+  private batch: WriteBatch | null = null;
+  /** Socket writes not yet completed; each is charged `WRITE_OVERHEAD` in `bufferedAmount`. */
+  private writesPending = 0;
+  private writtenCallback: (() => void) | null = null;
+  /** Reading stopped because `bufferedAmount` reached `highWaterMark`: the replies cannot leave. */
+  private sendBacklog = false;
+  /** An automatic pong waits for the buffer to drain (the codec answers the latest ping then). */
+  private pongDeferred = false;
   private closeTimer: NodeJS.Timeout | null = null;
 
   // Liveness, checked by the server's heartbeat (see `checkLiveness`).
@@ -250,9 +265,20 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     return this.state;
   }
 
-  /** Bytes accepted by `send` and not yet handed to the kernel (frame headers included). */
+  /**
+   * Bytes accepted by `send` and not yet handed to the kernel (frame headers included), plus what
+   * the queued entries cost beyond their bytes: `WRITE_OVERHEAD` (512) per socket write not yet
+   * completed and `QUEUE_ENTRY_OVERHEAD` (256) per message waiting behind a compression job or a
+   * `stream()`. So floods of empty frames meet `highWaterMark` and `maxBufferedAmount` too.
+   */
   get bufferedAmount(): number {
-    return this.socket.writableLength + this.protocolCore.queuedBytes + this.heldBytes;
+    return (
+      this.socket.writableLength +
+      this.writesPending * WRITE_OVERHEAD +
+      (this.batch === null ? 0 : this.batch.bytes) +
+      this.protocolCore.queuedBytes +
+      this.heldBytes
+    );
   }
 
   /** Whether permessage-deflate is on for this connection. */
@@ -273,7 +299,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     if (!this.admit(bytes.length)) return false;
     if (this.streaming) {
       (this.held ??= []).push({ bytes, isBinary, compress: options?.compress });
-      this.heldBytes += bytes.length;
+      this.heldBytes += bytes.length + QUEUE_ENTRY_OVERHEAD;
     } else {
       this.protocolCore.send(bytes, isBinary, options?.compress === undefined ? undefined : { compress: options.compress });
     }
@@ -448,7 +474,15 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       this.overflow();
       return false;
     }
-    if (buffered + size >= this.settings.highWaterMark) this.needDrain = true;
+    if (buffered + size >= this.settings.highWaterMark) {
+      this.needDrain = true;
+      // Stop reading now, not at the next read: a message handler answering what it reads (maybe
+      // behind compression, maybe while an inflate delivers more) must not outrun what can leave.
+      if (!this.sendBacklog) {
+        this.sendBacklog = true;
+        this.updateFlow();
+      }
+    }
     return true;
   }
 
@@ -468,6 +502,16 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     return false;
   }
 
+  /**
+   * @internal While our buffer is at `highWaterMark`, automatic pongs wait and only the latest
+   * ping is answered once it drains (RFC 6455 §5.5.3).
+   */
+  pongBacklogged(): boolean {
+    if (this.bufferedAmount < this.settings.highWaterMark) return false;
+    this.pongDeferred = true;
+    return true;
+  }
+
   /** SECURITY.md row 15: a peer that does not read is not allowed to grow our memory. */
   private overflow(): void {
     this.fail(
@@ -477,7 +521,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
         1008,
       ),
     );
-    this.protocolCore.close(1008, "send buffer full");
+    // The close frame jumps the messages waiting for compression: behind them it could be cut off
+    // by the close timer before it was ever written.
+    this.protocolCore.abort(1008, "send buffer full");
     this.state = ReadyState.CLOSING;
     this.startCloseTimer();
   }
@@ -492,25 +538,71 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       socket.cork();
       process.nextTick(uncorkConnection, this);
     }
-    const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
-    // While someone waits for drain, learn when this frame is flushed even if the socket's own
-    // high-water mark was not reached (its 'drain' then never fires).
-    if (this.needDrain) socket.write(chunks[last]!, (this.flushedCallback ??= () => this.checkDrain()));
-    else socket.write(chunks[last]!);
+    if (chunks.length === 1 && WriteBatch.accepts(chunks[0]!)) {
+      // Small frames are copied into one write: each socket write costs far more than 2 bytes.
+      const chunk = chunks[0]!;
+      const batch = (this.batch ??= new WriteBatch());
+      if (batch.isFullFor(chunk)) this.writeToSocket(batch.take()!);
+      batch.add(chunk);
+      return;
+    }
+    this.flushBatch();
+    for (const chunk of chunks) this.writeToSocket(chunk);
+  }
+
+  private writeToSocket(chunk: Uint8Array): void {
+    this.writesPending++;
+    // The callback also tells us when a write is flushed although the socket's own high-water
+    // mark was not reached (its 'drain' then never fires).
+    this.socket.write(chunk, (this.writtenCallback ??= () => this.written()));
+  }
+
+  private written(): void {
+    this.writesPending--;
+    this.checkDrain();
+  }
+
+  /** Hands the batched small frames to the socket, before anything that must follow them. */
+  private flushBatch(): void {
+    const batch = this.batch;
+    if (batch === null || batch.empty) return;
+    if (this.socket.destroyed || this.socket.writableEnded) batch.clear();
+    else this.writeToSocket(batch.take()!);
   }
 
   /** @internal */
   uncork(): void {
     this.corked = false;
+    this.flushBatch();
     this.socket.uncork();
+    this.checkSendBacklog();
   }
 
-  /** @internal The socket flushed: release `drain` waiters once under the high-water mark. */
+  /**
+   * SECURITY.md row 17: while what we send cannot leave (the peer does not read, or compression
+   * lags), stop reading, so that TCP pushes back on a peer whose frames cause our replies (pongs,
+   * echoes) instead of our memory taking them. Reading resumes once under `highWaterMark`.
+   */
+  private checkSendBacklog(): void {
+    if (this.sendBacklog || this.state === ReadyState.CLOSED) return;
+    if (this.bufferedAmount < this.settings.highWaterMark) return;
+    this.sendBacklog = true;
+    this.updateFlow();
+  }
+
+  /** @internal The socket flushed: release `drain` waiters, reads and a pong once under the high-water mark. */
   checkDrain(): void {
     const waiting = this.drainWaiters !== null && this.drainWaiters.length > 0;
-    if (!this.needDrain && !waiting) return;
+    if (!this.needDrain && !waiting && !this.sendBacklog && !this.pongDeferred) return;
     if (this.bufferedAmount >= this.settings.highWaterMark || this.state === ReadyState.CLOSED) return;
+    if (this.pongDeferred) {
+      this.pongDeferred = false;
+      this.protocolCore.flushPong();
+    }
+    if (this.sendBacklog) {
+      this.sendBacklog = false;
+      this.updateFlow();
+    }
     if (waiting) {
       const waiters = this.drainWaiters!;
       this.drainWaiters = null;
@@ -546,15 +638,18 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   receiveData(chunk: Uint8Array): void {
     this.heard = true;
     this.protocolCore.receive(chunk);
+    // With writes this tick, `uncork` checks once they went to the socket; without, sends may
+    // still wait behind compression.
+    if (!this.corked) this.checkSendBacklog();
   }
 
   /** @internal */
   socketEnded(): void {
-    // The peer half-closed: nothing more will arrive. Finish our side too (sockets from an
-    // http.Server allow half-open connections, so this is not automatic).
-    this.protocolCore.receiveEof();
-    // After our own close handshake we have ended already: a second end() only builds an error.
-    if (!this.socket.writableEnded) this.socket.end();
+    // The peer half-closed: nothing more will arrive. The codec processes what already arrived
+    // (a close frame may wait behind an inflate), then asks us to finish our side too through
+    // `closeTransport` (sockets from an http.Server allow half-open connections, so this is not
+    // automatic), after what is queued to send.
+    this.protocolCore.receiveEnd();
   }
 
   /** @internal */
@@ -631,7 +726,10 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   closeTransport(): void {
     // RFC 6455 §7.1.1: the server closes TCP first, once the close frames have been exchanged.
     if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
-    this.socket.end();
+    // Frames batched this tick go before our FIN.
+    this.flushBatch();
+    // After our own close handshake we may have ended already: a second end() only builds an error.
+    if (!this.socket.writableEnded) this.socket.end();
     this.startCloseTimer();
   }
 
@@ -679,7 +777,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private updateFlow(): void {
     const backlogged = this.backlogBytes >= this.settings.receiveHighWaterMark;
     const resumeBelow = this.settings.receiveHighWaterMark / 2;
-    const held = this.userPaused || this.inflateBacklog;
+    const held = this.userPaused || this.inflateBacklog || this.sendBacklog;
     if (!this.readPaused && (held || backlogged)) {
       this.readPaused = true;
       this.socket.pause();
@@ -716,6 +814,10 @@ class ProtocolEvents implements ProtocolHandler {
 
   admitPong(size: number): boolean {
     return this.conn.admitPong(size);
+  }
+
+  pongBacklogged(): boolean {
+    return this.conn.pongBacklogged();
   }
 
   onReceiveBacklog(backlogged: boolean): void {

@@ -1,23 +1,16 @@
 /**
  * The permessage-deflate compressor and decompressor of one connection (RFC 7692 §7.2).
  *
- * Each side keeps one raw-deflate zlib stream, created on first use, and resets it after every
- * message when the agreed parameters turn context takeover off for that side. Messages that fit in
- * one small frame and need no context skip the stream: a one-shot `deflateRawSync` or
- * `inflateRawSync` is about 4x faster than a thread-pool round trip for 1 KiB messages and holds no
- * zlib memory between messages. Callbacks are always asynchronous.
+ * The compressor keeps one raw-deflate zlib stream, created on first use, and resets it after
+ * every message when the agreed parameters turn context takeover off for our side. Messages that
+ * fit in one small frame and need no context skip the stream: a one-shot `deflateRawSync` is about
+ * 4x faster than a thread-pool round trip for 1 KiB messages and holds no zlib memory between
+ * messages. The decompressor is `Inflater`: a zlib call per message, from a window we keep.
+ * Callbacks are always asynchronous.
  */
-import {
-  constants,
-  createDeflateRaw,
-  createInflateRaw,
-  deflateRawSync,
-  inflateRawSync,
-  type DeflateRaw,
-  type InflateRaw,
-} from "node:zlib";
-import { ErrorCode, WebSocketError } from "../errors.js";
+import { constants, createDeflateRaw, deflateRawSync, type DeflateRaw } from "node:zlib";
 import type { CompressionCallback, MessageCompression } from "../extension.js";
+import { Inflater } from "./inflater.js";
 import { Lane } from "./lane.js";
 import { sharedLimiter, type Limiter } from "./limiter.js";
 import type { DeflateParams, PerMessageDeflateOptions } from "./options.js";
@@ -39,10 +32,8 @@ const EMPTY_STORED_BLOCK = Buffer.from([0x00]);
  */
 const STREAM_CHUNK_SIZE = 4 * 1024;
 
-/** Largest input handled with the one-shot zlib functions on the main thread. */
+/** Largest input compressed with the one-shot zlib function on the main thread. */
 const SYNC_INPUT_LIMIT = 16 * 1024;
-/** Largest output a one-shot inflate may produce before handing the message to the stream. */
-const SYNC_OUTPUT_LIMIT = 256 * 1024;
 
 /**
  * zlib refuses raw deflate with an 8-bit window (Node silently turns it into 9). A 9-bit zlib
@@ -94,21 +85,16 @@ export class PerMessageDeflate implements MessageCompression {
   readonly role: "server" | "client";
 
   private readonly outgoing: Direction;
-  private readonly incoming: Direction;
   private readonly level: number | undefined;
   private readonly memLevel: number | undefined;
   private readonly compressLane: Lane;
   private readonly decompressLane: Lane;
 
+  private readonly inflater: Inflater;
+
   private deflate: DeflateRaw | undefined;
-  private inflate: InflateRaw | undefined;
   private deflateChunks: Buffer[] = [];
-  private inflateChunks: Buffer[] = [];
-  /** Inflated bytes of the incoming message so far, across its fragments. */
-  private inflatedBytes = 0;
-  private inflateLimit = Infinity;
   private sendingFragments = false;
-  private receivingFragments = false;
   /** Set on the first failure or on close; every later call fails with it. */
   private failure: Error | null = null;
 
@@ -134,7 +120,8 @@ export class PerMessageDeflate implements MessageCompression {
     };
     // The server_* parameters govern what the server sends, the client_* ones what the client sends.
     this.outgoing = role === "server" ? server : client;
-    this.incoming = role === "server" ? client : server;
+    const incoming = role === "server" ? client : server;
+    this.inflater = new Inflater({ ...incoming, fail: (error) => this.fail(error) });
     const limiter = options.limiter ?? sharedLimiter(options.concurrency ?? DEFAULT_CONCURRENCY);
     this.compressLane = new Lane(limiter);
     this.decompressLane = new Lane(limiter);
@@ -206,50 +193,7 @@ export class PerMessageDeflate implements MessageCompression {
   }
 
   private runDecompress(data: Uint8Array, fin: boolean, maxPayload: number, finish: Finish): void {
-    const wholeMessage = fin && !this.receivingFragments;
-    if (!this.receivingFragments) this.inflatedBytes = 0;
-    this.receivingFragments = !fin;
-
-    if (wholeMessage && this.incoming.noContextTakeover && data.length <= SYNC_INPUT_LIMIT) {
-      const limit = Math.min(maxPayload, SYNC_OUTPUT_LIMIT);
-      let output: Buffer | undefined;
-      let error: Error | undefined;
-      try {
-        output = inflateRawSync(Buffer.concat([data, TAIL]), {
-          windowBits: this.incoming.windowBits,
-          finishFlush: constants.Z_SYNC_FLUSH,
-          // zlib stops as soon as the output passes this, so a bomb costs at most ~limit bytes.
-          maxOutputLength: Math.max(1, Math.floor(limit)),
-        });
-      } catch (caught) {
-        error = caught as Error;
-      }
-      const tooLarge =
-        (error as NodeJS.ErrnoException | undefined)?.code === "ERR_BUFFER_TOO_LARGE" ||
-        (output !== undefined && output.length > maxPayload);
-      if (tooLarge && maxPayload > SYNC_OUTPUT_LIMIT) {
-        // Possibly legitimate: the stream inflates it off the main thread, still counting bytes.
-      } else {
-        queueMicrotask(() => {
-          if (tooLarge) this.fail(tooBig(maxPayload));
-          else if (error !== undefined) this.fail(inflateFailed(error));
-          else finish(null, [output as Buffer]);
-        });
-        return;
-      }
-    }
-
-    const inflate = this.getInflate();
-    this.inflateLimit = maxPayload;
-    // §7.2.2: restore the empty stored block the sender dropped. Every write is sync-flushed (the
-    // stream's default flush flag), so its output is complete when its callback runs.
-    inflate.write(fin ? Buffer.concat([data, TAIL]) : data, () => {
-      if (this.failure !== null) return;
-      const chunks = this.inflateChunks;
-      this.inflateChunks = [];
-      if (fin && this.incoming.noContextTakeover) inflate.reset();
-      finish(null, chunks);
-    });
+    this.inflater.inflate(data, fin, maxPayload, (chunks) => finish(null, chunks));
   }
 
   private getDeflate(): DeflateRaw {
@@ -270,46 +214,15 @@ export class PerMessageDeflate implements MessageCompression {
     return this.deflate;
   }
 
-  private getInflate(): InflateRaw {
-    if (this.inflate === undefined) {
-      const inflate = createInflateRaw({
-        windowBits: this.incoming.windowBits,
-        flush: constants.Z_SYNC_FLUSH,
-        chunkSize: STREAM_CHUNK_SIZE,
-      });
-      inflate.on("data", (chunk: Buffer) => this.onInflated(chunk));
-      inflate.on("error", (error: Error) => this.fail(inflateFailed(error)));
-      this.inflate = inflate;
-    }
-    return this.inflate;
-  }
-
-  /**
-   * Counts output as zlib produces it (in chunks of at most 16 KiB) and stops the stream the moment
-   * the message passes `maxPayload` (SECURITY.md row 6): destroying it makes zlib drop the rest of
-   * the input, so a bomb never inflates much beyond the limit.
-   */
-  private onInflated(chunk: Buffer): void {
-    if (this.failure !== null) return;
-    this.inflatedBytes += chunk.length;
-    if (this.inflatedBytes > this.inflateLimit) {
-      this.fail(tooBig(this.inflateLimit));
-      return;
-    }
-    this.inflateChunks.push(chunk);
-  }
-
   /** Makes the object unusable: frees both streams and fails every pending call with `error`. */
   private fail(error: Error): void {
     if (this.failure !== null) return;
     this.failure = error;
     this.deflateChunks = [];
-    this.inflateChunks = [];
-    // Keep the 'error' listeners: a destroyed stream may still report a late zlib error.
+    // Keep the 'error' listener: a destroyed stream may still report a late zlib error.
     this.deflate?.destroy();
-    this.inflate?.destroy();
     this.deflate = undefined;
-    this.inflate = undefined;
+    this.inflater.close();
     this.compressLane.failAll(error);
     this.decompressLane.failAll(error);
   }
@@ -323,18 +236,6 @@ function failLater(callback: CompressionCallback, error: Error): void {
 
 function unexpectedOutput(): Error {
   return new Error("permessage-deflate: zlib output does not end with a sync flush");
-}
-
-function tooBig(maxPayload: number): WebSocketError {
-  return new WebSocketError(
-    ErrorCode.MessageTooBig,
-    1009,
-    `Inflated message is larger than maxPayload (${maxPayload} bytes)`,
-  );
-}
-
-function inflateFailed(cause: Error): WebSocketError {
-  return new WebSocketError(ErrorCode.InflateFailed, 1007, `Compressed data does not inflate: ${cause.message}`);
 }
 
 /**

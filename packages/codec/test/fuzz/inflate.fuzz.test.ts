@@ -68,7 +68,7 @@ async function inflateMessage(
     total += outcome.bytes;
     expect(total).toBeLessThanOrEqual(maxPayload);
     // What zlib produced for this message, counted inside the codec (private; memory bound only).
-    const inflated = (pmd as unknown as { inflatedBytes: number }).inflatedBytes;
+    const inflated = (pmd as unknown as { inflater: { inflatedBytes: number } }).inflater.inflatedBytes;
     expect(inflated).toBeLessThanOrEqual(maxPayload + ZLIB_CHUNK);
     if (outcome.error !== null) return { error: outcome.error, data: concatBytes(...pieces) };
     pieces.push(outcome.data);

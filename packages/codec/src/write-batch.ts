@@ -1,0 +1,74 @@
+/**
+ * Coalescing of small frames into few transport writes (SECURITY.md row 17). Every write handed
+ * to a Node socket costs a few hundred bytes of stream bookkeeping until the kernel takes it
+ * (a queue entry, a write request, the chunk's own object), whatever its length: a peer that sends
+ * a million empty pings and reads nothing would otherwise cost us that much per 2-byte pong. The
+ * shells copy the small frames of one tick into one buffer and charge each write they queue
+ * `WRITE_OVERHEAD` bytes in `bufferedAmount`, so that limits see what queued frames really cost.
+ */
+import { allocUnfilled } from "./alloc.js";
+
+/**
+ * Bytes charged per write queued on the transport until it completes: what Node 20 holds per
+ * queued `socket.write` of a small buffer (measured at about 440 bytes), rounded up.
+ */
+export const WRITE_OVERHEAD = 512;
+
+/** Chunks up to this size are copied into the batch; larger ones are written as they are. */
+export const BATCH_CHUNK_MAX = 2048 + 14;
+/** A batch is written out once it holds this many bytes... */
+export const BATCH_MAX_BYTES = 16 * 1024;
+/** ...or this many frames (empty pongs are 2 bytes each). */
+export const BATCH_MAX_CHUNKS = 1024;
+
+/** Small chunks waiting to be written as one. Sans-I/O: the shell takes them and writes them. */
+export class WriteBatch {
+  /** Bytes held. */
+  bytes = 0;
+  private chunks: Uint8Array[] = [];
+
+  /** Whether `chunk` is small enough to be copied into a batch rather than written alone. */
+  static accepts(chunk: Uint8Array): boolean {
+    return chunk.length <= BATCH_CHUNK_MAX;
+  }
+
+  get empty(): boolean {
+    return this.chunks.length === 0;
+  }
+
+  /** Whether `chunk` (a small one) does not fit: take the batch first. */
+  isFullFor(chunk: Uint8Array): boolean {
+    return this.chunks.length >= BATCH_MAX_CHUNKS || this.bytes + chunk.length > BATCH_MAX_BYTES;
+  }
+
+  /** Holds `chunk` until `take`. It is not copied yet: do not modify it meanwhile. */
+  add(chunk: Uint8Array): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+  }
+
+  /** The held chunks as one buffer (the chunk itself when there is only one), emptying the batch. */
+  take(): Uint8Array | null {
+    const chunks = this.chunks;
+    if (chunks.length === 0) return null;
+    let result: Uint8Array;
+    if (chunks.length === 1) result = chunks[0]!;
+    else {
+      result = allocUnfilled(this.bytes);
+      let offset = 0;
+      for (const chunk of chunks) {
+        result.set(chunk, offset);
+        offset += chunk.length;
+      }
+    }
+    chunks.length = 0;
+    this.bytes = 0;
+    return result;
+  }
+
+  /** Drops what is held (the transport is gone). */
+  clear(): void {
+    this.chunks.length = 0;
+    this.bytes = 0;
+  }
+}
