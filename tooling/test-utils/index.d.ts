@@ -20,3 +20,15 @@ export function installAlone(
 
 export { encodeTestFrame, type TestFrameSpec } from "./frames.js";
 export { SocketReader, readTestFrame, type TestFrameRead } from "./socket-reader.js";
+export {
+  MATRIX_BOUND,
+  MATRIX_KINDS,
+  MATRIX_LIMITS,
+  MATRIX_SLACK,
+  cellName,
+  matrixCells,
+  matrixTable,
+  runMatrixCell,
+  type MatrixCell,
+  type MatrixResult,
+} from "./memory-matrix.js";

@@ -44,3 +44,4 @@ export function installAlone(packageDirs, script, cjsScript) {
   const installed = readdirSync(join(dir, "node_modules", "@ws")).sort();
   return { dir, stdout, installed };
 }
+export { MATRIX_BOUND, MATRIX_KINDS, MATRIX_LIMITS, MATRIX_SLACK, cellName, matrixCells, matrixTable, runMatrixCell } from "./memory-matrix.js";
