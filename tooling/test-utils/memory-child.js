@@ -58,6 +58,12 @@ function attach(conn) {
 }
 
 const limits = config.limits;
+/**
+ * Longer than a cell's flood: a peer that never reads gets our 1008 close frame only once it reads
+ * what was queued before it, which the cell does after the flood; the default 10 s could destroy
+ * the socket first on a loaded machine. What the cell checks is that the close frame was queued.
+ */
+const CLOSE_TIMEOUT = 60_000;
 let server = null;
 if (config.side === "server") {
   server = await library.createServer({
@@ -66,6 +72,7 @@ if (config.side === "server") {
     perMessageDeflate: config.compression,
     maxBufferedAmount: limits.maxBufferedAmount,
     receiveHighWaterMark: limits.receiveHighWaterMark,
+    closeTimeout: CLOSE_TIMEOUT,
   });
   server.on("connection", attach);
 }
@@ -86,6 +93,7 @@ process.on("message", async (message) => {
           .connect(message.url, {
             perMessageDeflate: message.compression,
             maxBufferedAmount: limits.maxBufferedAmount,
+            closeTimeout: CLOSE_TIMEOUT,
           })
           .then((conn) => {
             ok++;

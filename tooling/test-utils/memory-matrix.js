@@ -15,7 +15,8 @@
 // 1008 close frame before the end of the stream; a peer that reads must not be cut off (issue 12
 // item 8), though TCP may slow it. Trickles send next to nothing back, so (3) does not apply to
 // them: what bounds a trickler is `idleTimeout` (server) or the application.
-// A cell takes 1-4 s when it passes, at most about 10 s when the library misbehaves.
+// A cell takes 1-8 s when it passes on an idle machine; a peer that never reads floods for at most
+// 20 s (NON_READER_FLOOD_MS), so that a loaded machine still fills the kernel buffers.
 import { fork } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { connect, createServer } from "node:net";

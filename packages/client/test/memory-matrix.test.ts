@@ -15,7 +15,7 @@ describe(`client memory matrix (RSS growth within ${(MATRIX_BOUND / 1024 / 1024)
   });
 
   for (const cell of matrixCells()) {
-    it(cellName(cell), { timeout: 30_000 }, async () => {
+    it(cellName(cell), { timeout: 45_000 }, async () => {
       const result = await runMatrixCell("client", entry, cell);
       results.push(result);
       expect(result.failures).toEqual([]);

@@ -14,7 +14,7 @@ describe(`server memory matrix (RSS growth within ${(MATRIX_BOUND / 1024 / 1024)
   });
 
   for (const cell of matrixCells()) {
-    it(cellName(cell), { timeout: 30_000 }, async () => {
+    it(cellName(cell), { timeout: 45_000 }, async () => {
       const result = await runMatrixCell("server", entry, cell);
       results.push(result);
       expect(result.failures).toEqual([]);
