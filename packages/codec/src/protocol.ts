@@ -224,11 +224,7 @@ export class Protocol {
    */
   close(code?: number, reason?: string | Uint8Array): void {
     if (this.closeSent) return;
-    const payload = encodeClosePayload(code, reason);
-    this.closeSent = true;
-    this.pendingPong = null;
-    this.state = this.closeReceived ? "closed" : "closing";
-    this.sendControl(Opcode.Close, payload);
+    this.sendClose(encodeClosePayload(code, reason));
   }
 
   /**
@@ -247,8 +243,12 @@ export class Protocol {
       this.bytesInQueue = 0;
     }
     this.fragmentOpcode = 0;
+    this.sendClose(payload);
+  }
+
+  /** Queues our close frame; a pong still waiting for the buffer is then never sent (`flushPong`). */
+  private sendClose(payload: Uint8Array): void {
     this.closeSent = true;
-    this.pendingPong = null;
     this.state = this.closeReceived ? "closed" : "closing";
     this.sendControl(Opcode.Close, payload);
   }
@@ -261,7 +261,6 @@ export class Protocol {
     if (!this.closeSent) {
       // RFC 6455 §5.5.1: echo the status code received (none when none came).
       this.closeSent = true;
-      this.pendingPong = null;
       this.sendControl(Opcode.Close, code === 1005 ? EMPTY : encodeClosePayload(code));
     }
     this.state = "closed";
@@ -275,7 +274,6 @@ export class Protocol {
     // RFC 6455 §7.1.7: send a close frame with the matching code, then close the connection.
     if (!this.closeSent) {
       this.closeSent = true;
-      this.pendingPong = null;
       this.sendControl(Opcode.Close, encodeClosePayload(error.closeCode));
     }
     this.state = "closed";

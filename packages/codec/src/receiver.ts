@@ -66,8 +66,6 @@ export class Receiver {
   private readonly isServer: boolean;
   private readonly compression: MessageCompression | null;
   private readonly maxPayload: number;
-  /** What a compressed message may take on the wire, before the fragments' own allowance. */
-  private readonly maxCompressedPayload: number;
   private readonly maxFragments: number;
   private readonly maxBufferedChunks: number;
   private state = READING_HEADER;
@@ -109,7 +107,6 @@ export class Receiver {
     this.isServer = options.role === "server";
     this.compression = options.compression ?? null;
     this.maxPayload = limits.maxPayload;
-    this.maxCompressedPayload = maxCompressedLength(limits.maxPayload, 0);
     this.maxFragments = limits.maxFragments;
     this.maxBufferedChunks = limits.maxBufferedChunks;
     this.utf8 = new Utf8Validator(options.fastUtf8);
@@ -260,7 +257,7 @@ export class Receiver {
       // Checked on the declared length, before any payload is buffered (SECURITY.md row 8). A
       // compressed message may be a little longer than what it inflates to (deflate's worst case
       // on incompressible data); what it inflates to is held to maxPayload exactly.
-      const limit = this.messageCompressed ? this.maxCompressedPayload + 16 * this.fragments : this.maxPayload;
+      const limit = this.messageCompressed ? maxCompressedLength(this.maxPayload, this.fragments) : this.maxPayload;
       if (this.messageLength + length > limit) {
         return this.fail(ErrorCode.MessageTooBig, 1009, `message larger than maxPayload (${this.maxPayload} bytes)`);
       }

@@ -16,6 +16,7 @@
 import { constants, createInflateRaw, inflateRawSync, type InflateRaw } from "node:zlib";
 import { ErrorCode, WebSocketError } from "../errors.js";
 import { InflateWindow } from "./inflate-window.js";
+import { STREAM_CHUNK_SIZE } from "./options.js";
 
 /**
  * Appended to a message's last fragment: the empty stored block whose last 4 octets the sender
@@ -33,8 +34,6 @@ const STREAM_MESSAGE_END = Buffer.from([0x00, 0x00, 0xff, 0xff, 0x03, 0x00, 0x00
 const SYNC_INPUT_LIMIT = 16 * 1024;
 /** Largest output a one-shot inflate may produce before the message is handed to a stream. */
 const SYNC_OUTPUT_LIMIT = 256 * 1024;
-/** Output buffer of a message's zlib stream (zlib's default is 16 KiB); large messages just come in more pieces. */
-const STREAM_CHUNK_SIZE = 4 * 1024;
 
 export type InflateFinish = (chunks: Uint8Array[]) => void;
 
@@ -186,7 +185,7 @@ export class Inflater {
   }
 }
 
-export function tooBig(maxPayload: number): WebSocketError {
+function tooBig(maxPayload: number): WebSocketError {
   return new WebSocketError(
     ErrorCode.MessageTooBig,
     1009,

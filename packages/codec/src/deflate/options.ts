@@ -53,6 +53,11 @@ export interface DeflateParams {
 }
 
 export const DEFAULT_THRESHOLD = 1024;
+/**
+ * Output buffer of each zlib stream (zlib's default is 16 KiB), held while the stream lives.
+ * Messages are mostly small; a large one just arrives in more pieces.
+ */
+export const STREAM_CHUNK_SIZE = 4 * 1024;
 export const DEFAULT_CONCURRENCY = 10;
 export const MIN_WINDOW_BITS = 8;
 export const MAX_WINDOW_BITS = 15;

@@ -14,7 +14,7 @@ import { Inflater } from "./inflater.js";
 import { Lane } from "./lane.js";
 import { sharedLimiter, type Limiter } from "./limiter.js";
 import type { DeflateParams, PerMessageDeflateOptions } from "./options.js";
-import { DEFAULT_CONCURRENCY, DEFAULT_THRESHOLD, isWindowBits, validateOptions } from "./options.js";
+import { DEFAULT_CONCURRENCY, DEFAULT_THRESHOLD, STREAM_CHUNK_SIZE, isWindowBits, validateOptions } from "./options.js";
 
 /** §7.2.1: a sync flush ends with an empty stored block, whose last 4 octets are dropped on the wire. */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -26,11 +26,6 @@ const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
  */
 const EMPTY_STORED_BLOCK = Buffer.from([0x00]);
 
-/**
- * Output buffer of each zlib stream, held for the connection's lifetime (zlib's default is 16 KiB).
- * Messages are mostly small; a large one just arrives in more pieces.
- */
-const STREAM_CHUNK_SIZE = 4 * 1024;
 
 /** Largest input compressed with the one-shot zlib function on the main thread. */
 const SYNC_INPUT_LIMIT = 16 * 1024;
