@@ -119,3 +119,42 @@ describe("Inflater: where the peer's DEFLATE data ends", () => {
     pmd.close();
   });
 });
+
+describe("One-shot zlib calls: what a message's bytes hold on to", () => {
+  function inflatedChunks(pmd: PerMessageDeflate, data: Uint8Array): Promise<Uint8Array[]> {
+    return new Promise((resolve, reject) => {
+      pmd.decompress(data, true, 1 << 30, (error, chunks) => (error ? reject(error) : resolve(chunks)));
+    });
+  }
+
+  it("a small message's bytes do not pin a 16 KiB buffer each", async () => {
+    const pmd = new PerMessageDeflate(params(), "server");
+    let window = Buffer.alloc(0);
+    for (let seed = 0; seed < 20; seed++) {
+      const message = jsonMessage(seed);
+      const chunks = await inflatedChunks(pmd, syncFlushed(message, window));
+      expect(Buffer.concat(chunks)).toEqual(message);
+      // Slices of Node's shared 8 KiB pool, or buffers sized to the message: never zlib's 16 KiB default.
+      for (const chunk of chunks) expect(chunk.buffer.byteLength).toBeLessThanOrEqual(Buffer.poolSize);
+      window = Buffer.concat([window, message]).subarray(-32768);
+    }
+  });
+
+  it("a small message compressed in one shot does not pin a 16 KiB buffer either", async () => {
+    const pmd = new PerMessageDeflate(params({ serverNoContextTakeover: true }), "server");
+    const chunks = await new Promise<Uint8Array[]>((resolve, reject) => {
+      pmd.compress(jsonMessage(3), true, (error, out) => (error ? reject(error) : resolve(out)));
+    });
+    for (const chunk of chunks) expect(chunk.buffer.byteLength).toBeLessThanOrEqual(Buffer.poolSize);
+    const receiver = new PerMessageDeflate(params({ serverNoContextTakeover: true }), "client");
+    expect(Buffer.concat(await inflatedChunks(receiver, Buffer.concat(chunks)))).toEqual(jsonMessage(3));
+  });
+
+  it("a message far larger than its compressed size guessed arrives whole", async () => {
+    const pmd = new PerMessageDeflate(params(), "client");
+    const message = Buffer.alloc(200_000, "a");
+    const compressed = syncFlushed(message);
+    expect(compressed.length).toBeLessThan(1024);
+    expect(Buffer.concat(await inflatedChunks(pmd, compressed))).toEqual(message);
+  });
+});

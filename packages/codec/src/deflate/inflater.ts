@@ -16,7 +16,7 @@
 import { constants, createInflateRaw, inflateRawSync, type InflateRaw } from "node:zlib";
 import { ErrorCode, WebSocketError } from "../errors.js";
 import { InflateWindow } from "./inflate-window.js";
-import { STREAM_CHUNK_SIZE } from "./options.js";
+import { STREAM_CHUNK_SIZE, oneShotChunkSize } from "./options.js";
 
 /**
  * Appended to a message's last fragment: the empty stored block whose last 4 octets the sender
@@ -34,6 +34,8 @@ const STREAM_MESSAGE_END = Buffer.from([0x00, 0x00, 0xff, 0xff, 0x03, 0x00, 0x00
 const SYNC_INPUT_LIMIT = 16 * 1024;
 /** Largest output a one-shot inflate may produce before the message is handed to a stream. */
 const SYNC_OUTPUT_LIMIT = 256 * 1024;
+/** How much larger than its compressed size a small message is guessed to be (JSON: 3-10x). */
+const EXPECTED_INFLATE_RATIO = 4;
 
 export type InflateFinish = (chunks: Uint8Array[]) => void;
 
@@ -106,6 +108,7 @@ export class Inflater {
         dictionary: this.window?.contents,
         // zlib stops as soon as the output passes this, so a bomb costs at most ~limit bytes.
         maxOutputLength: Math.max(1, Math.floor(limit)),
+        chunkSize: oneShotChunkSize(data.length * EXPECTED_INFLATE_RATIO),
         info: true,
       }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
       output = result.buffer;

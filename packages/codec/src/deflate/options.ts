@@ -58,6 +58,15 @@ export const DEFAULT_THRESHOLD = 1024;
  * Messages are mostly small; a large one just arrives in more pieces.
  */
 export const STREAM_CHUNK_SIZE = 4 * 1024;
+/**
+ * Output buffer size for a one-shot zlib call, from a guess of its output's size. zlib's default
+ * (16 KiB) gives every small message a 16 KiB backing store of its own, which the message's bytes
+ * pin until a garbage collection: tens of MiB under load. Below 4 KiB Node slices the buffers
+ * from its shared pool; output larger than the guess costs one more buffer and a copy.
+ */
+export function oneShotChunkSize(expectedOutput: number): number {
+  return Math.min(16 * 1024, Math.max(1024, Math.ceil(expectedOutput)));
+}
 export const DEFAULT_CONCURRENCY = 10;
 export const MIN_WINDOW_BITS = 8;
 export const MAX_WINDOW_BITS = 15;

@@ -14,7 +14,7 @@ import { Inflater } from "./inflater.js";
 import { Lane } from "./lane.js";
 import { sharedLimiter, type Limiter } from "./limiter.js";
 import type { DeflateParams, PerMessageDeflateOptions } from "./options.js";
-import { DEFAULT_CONCURRENCY, DEFAULT_THRESHOLD, STREAM_CHUNK_SIZE, isWindowBits, validateOptions } from "./options.js";
+import { DEFAULT_CONCURRENCY, DEFAULT_THRESHOLD, STREAM_CHUNK_SIZE, isWindowBits, oneShotChunkSize, validateOptions } from "./options.js";
 
 /** §7.2.1: a sync flush ends with an empty stored block, whose last 4 octets are dropped on the wire. */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -29,6 +29,11 @@ const EMPTY_STORED_BLOCK = Buffer.from([0x00]);
 
 /** Largest input compressed with the one-shot zlib function on the main thread. */
 const SYNC_INPUT_LIMIT = 16 * 1024;
+/**
+ * Deflate's output exceeds its input by at most a few bytes per block, plus the sync flush's
+ * empty stored block (RFC 1951 §3.2.4), so one output buffer of input + this nearly always fits.
+ */
+const DEFLATE_OVERHEAD = 64;
 
 /**
  * zlib refuses raw deflate with an 8-bit window (Node silently turns it into 9). A 9-bit zlib
@@ -68,6 +73,7 @@ export function deflateStandalone(data: Uint8Array, settings: StandaloneDeflateS
     level: settings.level,
     memLevel: settings.memLevel,
     finishFlush: constants.Z_SYNC_FLUSH,
+    chunkSize: oneShotChunkSize(data.length + DEFLATE_OVERHEAD),
   });
   const chunks = dropTail([output]);
   if (chunks === null) throw unexpectedOutput();
@@ -159,6 +165,7 @@ export class PerMessageDeflate implements MessageCompression {
           level: this.level,
           memLevel: this.memLevel,
           finishFlush: constants.Z_SYNC_FLUSH,
+          chunkSize: oneShotChunkSize(data.length + DEFLATE_OVERHEAD),
         });
       } catch (error) {
         queueMicrotask(() => this.fail(error as Error));
