@@ -63,7 +63,7 @@ export class ErrorEvent extends Event {
   constructor(type: string, init?: ErrorEventInit) {
     if (arguments.length === 0) throw new TypeError("ErrorEvent: the type argument is required");
     super(type, init);
-    this.#message = init?.message === undefined ? "" : String(init.message);
+    this.#message = init?.message === undefined ? "" : toDOMString(init.message);
     this.#error = init?.error;
   }
 
@@ -114,7 +114,12 @@ function toUnsignedShort(value: unknown): number {
   return ((truncated % 65536) + 65536) % 65536;
 }
 
-/** WebIDL USVString: lone surrogates become U+FFFD. */
+/** WebIDL DOMString: ToString, which throws a TypeError for a Symbol (String() would not). */
+export function toDOMString(value: unknown): string {
+  return `${value as string}`;
+}
+
+/** WebIDL USVString: a DOMString whose lone surrogates become U+FFFD. */
 export function toUSVString(value: unknown): string {
-  return Buffer.from(String(value), "utf8").toString("utf8");
+  return Buffer.from(toDOMString(value), "utf8").toString("utf8");
 }

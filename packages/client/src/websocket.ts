@@ -2,7 +2,15 @@ import { Blob } from "node:buffer";
 import { isAnyArrayBuffer } from "node:util/types";
 import { Connection, type CloseInfo, type Message } from "./connection.js";
 import { ClientError, ClientErrorCode } from "./errors.js";
-import { CloseEvent, ErrorEvent, MessageEvent, toUSVString, webIdlShape, type ConnectionFailure } from "./events.js";
+import {
+  CloseEvent,
+  ErrorEvent,
+  MessageEvent,
+  toDOMString,
+  toUSVString,
+  webIdlShape,
+  type ConnectionFailure,
+} from "./events.js";
 import { openHandshake, type PendingHandshake } from "./handshake.js";
 import { parseWebSocketUrl, protocolListProblem, resolveOptions, type ClientOptions } from "./options.js";
 
@@ -102,8 +110,8 @@ export class WebSocket extends EventTarget {
     // (including null) a string; undefined is the default, [].
     let list: string[];
     if (protocols === undefined) list = [];
-    else if (typeof protocols === "object" && protocols !== null) list = Array.from(protocols, (item) => String(item));
-    else list = [String(protocols)];
+    else if (typeof protocols === "object" && protocols !== null) list = Array.from(protocols, toDOMString);
+    else list = [toDOMString(protocols)];
 
     let target: URL;
     try {
@@ -208,7 +216,7 @@ export class WebSocket extends EventTarget {
     // WebIDL: `this` is checked first (TypeError); enumerations are converted to a string and an
     // unknown value is ignored.
     assertWebSocket(this);
-    const name = String(value);
+    const name = toDOMString(value);
     if (name === "blob" || name === "arraybuffer" || name === "nodebuffer") this.#binaryType = name;
   }
 

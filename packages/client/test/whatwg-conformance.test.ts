@@ -175,8 +175,10 @@ describe("new WebSocket(url, protocols): the constructor steps", () => {
     expectDomException(() => new WebSocket(url), "SyntaxError");
   });
 
-  it("converts the url with String() (WebIDL USVString): undefined is the URL 'undefined', a SyntaxError", () => {
+  it("converts the url to a USVString: undefined is the URL 'undefined', a SyntaxError; a Symbol a TypeError", () => {
     expectDomException(() => new WebSocket(undefined as unknown as string), "SyntaxError");
+    expect(() => new WebSocket(Symbol("url") as unknown as string)).toThrow(TypeError);
+    expect(() => new WebSocket("ws://127.0.0.1:1/", [Symbol("p") as unknown as string])).toThrow(TypeError);
   });
 
   it("maps http: to ws: and https: to wss:, and serializes the URL", () => {
