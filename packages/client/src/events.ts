@@ -1,8 +1,10 @@
 /**
  * The DOM event classes the WHATWG `WebSocket` fires. Node 20 has `Event`, `EventTarget` and
  * `MessageEvent` as globals but not `CloseEvent` or `ErrorEvent`, so those two are defined here
- * (the global ones are used when a later Node provides them).
+ * with the shape WebIDL gives them (enumerable getters on the prototype, `[object CloseEvent]`).
  */
+import type { WebSocketError } from "@ws/codec";
+import type { ClientError } from "./errors.js";
 
 /** The DOM `EventInit` dictionary (not among @types/node's globals). */
 export interface EventInit {
@@ -17,16 +19,23 @@ export interface CloseEventInit extends EventInit {
   wasClean?: boolean;
 }
 
-class CloseEventPolyfill extends Event {
+/** `close` events: `code`, `reason` and `wasClean` (WHATWG WebSockets §4, the CloseEvent interface). */
+export class CloseEvent extends Event {
   readonly #code: number;
   readonly #reason: string;
   readonly #wasClean: boolean;
 
-  constructor(type: string, init: CloseEventInit = {}) {
+  constructor(type: string, init?: CloseEventInit) {
+    if (arguments.length === 0) throw new TypeError("CloseEvent: the type argument is required");
     super(type, init);
-    this.#code = init.code ?? 0;
-    this.#reason = init.reason ?? "";
-    this.#wasClean = init.wasClean ?? false;
+    // WebIDL dictionary members: boolean, unsigned short (modulo 2^16), USVString.
+    this.#wasClean = Boolean(init?.wasClean);
+    this.#code = init?.code === undefined ? 0 : toUnsignedShort(init.code);
+    this.#reason = init?.reason === undefined ? "" : toUSVString(init.reason);
+  }
+
+  get wasClean(): boolean {
+    return this.#wasClean;
   }
 
   get code(): number {
@@ -36,25 +45,26 @@ class CloseEventPolyfill extends Event {
   get reason(): string {
     return this.#reason;
   }
-
-  get wasClean(): boolean {
-    return this.#wasClean;
-  }
 }
+
+/** What failed the connection: a protocol error (`WebSocketError`) or a client error (`ClientError`). */
+export type ConnectionFailure = ClientError | WebSocketError;
 
 export interface ErrorEventInit extends EventInit {
   message?: string;
-  error?: unknown;
+  error?: ConnectionFailure;
 }
 
-class ErrorEventPolyfill extends Event {
+/** `error` events. Browsers fire a plain `Event`; this subclass also carries the cause. */
+export class ErrorEvent extends Event {
   readonly #message: string;
-  readonly #error: unknown;
+  readonly #error: ConnectionFailure | undefined;
 
-  constructor(type: string, init: ErrorEventInit = {}) {
+  constructor(type: string, init?: ErrorEventInit) {
+    if (arguments.length === 0) throw new TypeError("ErrorEvent: the type argument is required");
     super(type, init);
-    this.#message = init.message ?? "";
-    this.#error = init.error;
+    this.#message = init?.message === undefined ? "" : toDOMString(init.message);
+    this.#error = init?.error;
   }
 
   get message(): string {
@@ -62,24 +72,54 @@ class ErrorEventPolyfill extends Event {
   }
 
   /** The `ClientError` or `WebSocketError` that failed the connection (a Node extension). */
-  get error(): unknown {
+  get error(): ConnectionFailure | undefined {
     return this.#error;
   }
 }
 
-type CloseEventClass = typeof CloseEventPolyfill;
-type ErrorEventClass = typeof ErrorEventPolyfill;
+/**
+ * `message` events: Node 20's global `MessageEvent` (so `instanceof MessageEvent` holds with either),
+ * reporting itself as `[object MessageEvent]` as in browsers.
+ */
+export class MessageEvent<T = unknown> extends globalThis.MessageEvent<T> {}
 
-const globals = globalThis as { CloseEvent?: CloseEventClass; ErrorEvent?: ErrorEventClass };
+for (const [constructor, name] of [
+  [CloseEvent, "CloseEvent"],
+  [ErrorEvent, "ErrorEvent"],
+  [MessageEvent, "MessageEvent"],
+] as const) {
+  webIdlShape(constructor, name, 1);
+}
 
-/** `close` events: `code`, `reason` and `wasClean` (WHATWG HTML §9.3.5). */
-export const CloseEvent: CloseEventClass = globals.CloseEvent ?? CloseEventPolyfill;
-export type CloseEvent = CloseEventPolyfill;
+/**
+ * Gives a class the shape WebIDL interfaces have: enumerable attributes and operations on the
+ * prototype, `Symbol.toStringTag` and the constructor's `length` (its required arguments).
+ */
+export function webIdlShape(constructor: abstract new (...args: never[]) => unknown, name: string, length: number): void {
+  const prototype = constructor.prototype as object;
+  for (const key of Object.getOwnPropertyNames(prototype)) {
+    if (key === "constructor") continue;
+    const descriptor = Object.getOwnPropertyDescriptor(prototype, key)!;
+    Object.defineProperty(prototype, key, { ...descriptor, enumerable: true });
+  }
+  Object.defineProperty(prototype, Symbol.toStringTag, { value: name, configurable: true });
+  Object.defineProperty(constructor, "length", { value: length, configurable: true });
+}
 
-/** `error` events. Browsers fire a plain `Event`; this subclass also carries the cause. */
-export const ErrorEvent: ErrorEventClass = globals.ErrorEvent ?? ErrorEventPolyfill;
-export type ErrorEvent = ErrorEventPolyfill;
+/** WebIDL `unsigned short` without [Clamp] or [EnforceRange]: ToNumber, truncate, modulo 2^16. */
+function toUnsignedShort(value: unknown): number {
+  const number = Number(value);
+  if (!Number.isFinite(number)) return 0;
+  const truncated = Math.trunc(number);
+  return ((truncated % 65536) + 65536) % 65536;
+}
 
-/** Node 20's global `MessageEvent` (`data`, `origin`). */
-export const MessageEvent: typeof globalThis.MessageEvent = globalThis.MessageEvent;
-export type MessageEvent = globalThis.MessageEvent;
+/** WebIDL DOMString: ToString, which throws a TypeError for a Symbol (String() would not). */
+export function toDOMString(value: unknown): string {
+  return `${value as string}`;
+}
+
+/** WebIDL USVString: a DOMString whose lone surrogates become U+FFFD. */
+export function toUSVString(value: unknown): string {
+  return Buffer.from(toDOMString(value), "utf8").toString("utf8");
+}

@@ -1,5 +1,12 @@
-export { WebSocket, type BinaryType, type WebSocketOptions } from "./websocket.js";
-export { CloseEvent, ErrorEvent, MessageEvent, type CloseEventInit, type ErrorEventInit } from "./events.js";
+export { WebSocket, type BinaryType, type WebSocketEventMap, type WebSocketOptions } from "./websocket.js";
+export {
+  CloseEvent,
+  ErrorEvent,
+  MessageEvent,
+  type CloseEventInit,
+  type ConnectionFailure,
+  type ErrorEventInit,
+} from "./events.js";
 export {
   Connection,
   connect,

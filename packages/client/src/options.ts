@@ -101,17 +101,22 @@ function nonNegative(name: string, value: number): number {
 }
 
 /**
- * Checks a subprotocol list: each one an RFC 7230 token, none repeated (WHATWG HTML §9.3.1 step 7,
- * RFC 6455 §4.1). Returns the message of the first problem, or null.
+ * Checks a subprotocol list: each one an RFC 7230 token, none repeated (RFC 6455 §4.1). With
+ * `caseInsensitive` (the WHATWG `WebSocket`, WHATWG WebSockets §3.1 step 8), "chat" and "Chat"
+ * count as the same. Returns the message of the first problem, or null.
  */
-export function protocolListProblem(protocols: readonly string[]): string | null {
+export function protocolListProblem(
+  protocols: readonly string[],
+  { caseInsensitive = false }: { caseInsensitive?: boolean } = {},
+): string | null {
   const seen = new Set<string>();
   for (const protocol of protocols) {
     if (typeof protocol !== "string" || !isToken(protocol)) {
       return `subprotocol ${JSON.stringify(protocol)} is not a valid token`;
     }
-    if (seen.has(protocol)) return `subprotocol ${JSON.stringify(protocol)} is repeated`;
-    seen.add(protocol);
+    const key = caseInsensitive ? protocol.toLowerCase() : protocol;
+    if (seen.has(key)) return `subprotocol ${JSON.stringify(protocol)} is repeated`;
+    seen.add(key);
   }
   return null;
 }
@@ -124,13 +129,14 @@ function normalizeProtocols(protocols: string | string[]): string[] {
 }
 
 /**
- * Parses a WebSocket URL the way WHATWG HTML §9.3.1 does: http(s) maps to ws(s), other schemes and
- * any fragment are refused. Throws a ClientError (the WHATWG class turns it into a SyntaxError).
+ * Parses a WebSocket URL the way WHATWG WebSockets §3.1 does: relative to `base` when given,
+ * http(s) maps to ws(s), other schemes and any fragment are refused. Throws a ClientError (the
+ * WHATWG class turns it into a SyntaxError).
  */
-export function parseWebSocketUrl(input: string | URL): URL {
+export function parseWebSocketUrl(input: string | URL, base?: string | URL): URL {
   let url: URL;
   try {
-    url = new URL(String(input));
+    url = base === undefined ? new URL(String(input)) : new URL(String(input), String(base));
   } catch {
     throw new ClientError(ClientErrorCode.InvalidUrl, `invalid URL: ${String(input)}`);
   }

@@ -2,7 +2,15 @@ import { Blob } from "node:buffer";
 import { isAnyArrayBuffer } from "node:util/types";
 import { Connection, type CloseInfo, type Message } from "./connection.js";
 import { ClientError, ClientErrorCode } from "./errors.js";
-import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
+import {
+  CloseEvent,
+  ErrorEvent,
+  MessageEvent,
+  toDOMString,
+  toUSVString,
+  webIdlShape,
+  type ConnectionFailure,
+} from "./events.js";
 import { openHandshake, type PendingHandshake } from "./handshake.js";
 import { parseWebSocketUrl, protocolListProblem, resolveOptions, type ClientOptions } from "./options.js";
 
@@ -11,25 +19,48 @@ export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
 /** The Node-only third constructor argument (or the second, as an object, like undici's). */
 export interface WebSocketOptions extends Omit<ClientOptions, "protocols"> {
   protocols?: string | string[];
+  /**
+   * The base a relative URL is resolved against, as a page's URL is in a browser (WHATWG
+   * WebSockets §3.1 step 2). Without it a relative URL throws a `SyntaxError`. Send the page's
+   * origin with the `origin` option.
+   */
+  baseURL?: string | URL;
 }
 
-type Handler = ((this: WebSocket, event: Event) => unknown) | null;
+/** The events a `WebSocket` fires, for typed `addEventListener` calls. */
+export interface WebSocketEventMap {
+  open: Event;
+  message: MessageEvent;
+  error: ErrorEvent;
+  close: CloseEvent;
+}
+
+/** An event handler attribute's value (WebIDL `EventHandler`). */
+type Handler<E extends Event> = ((this: WebSocket, event: E) => unknown) | null;
+type StoredHandler = ((this: WebSocket, event: Event) => unknown) | object | null;
+
+/** Whether a value was made by the WebSocket constructor (the WebIDL brand check). */
+let isWebSocket: (value: unknown) => boolean;
 
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 
+// The interface of the same name below adds typed addEventListener overloads, types only.
+/* eslint-disable @typescript-eslint/no-unsafe-declaration-merging */
 /**
- * The WHATWG `WebSocket` (HTML §9.3) for Node, so that browser code runs unchanged. Node-only
- * additions: options (headers, TLS, proxy, limits...) as the second or third argument, and
- * `binaryType = "nodebuffer"`.
+ * The WHATWG `WebSocket` (the WHATWG WebSockets standard, §3) for Node, so that browser code runs
+ * unchanged. Node-only additions: options (headers, origin, baseURL, TLS, proxy, limits...) as the
+ * second or third argument, and `binaryType = "nodebuffer"`.
  */
 export class WebSocket extends EventTarget {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
+  /* eslint-enable @typescript-eslint/no-unsafe-declaration-merging */
+  // Defined below as WebIDL constants: read-only, non-configurable, on the class and the prototype.
+  declare static readonly CONNECTING: 0;
+  declare static readonly OPEN: 1;
+  declare static readonly CLOSING: 2;
+  declare static readonly CLOSED: 3;
   declare readonly CONNECTING: 0;
   declare readonly OPEN: 1;
   declare readonly CLOSING: 2;
@@ -41,38 +72,62 @@ export class WebSocket extends EventTarget {
   #protocol = "";
   #extensions = "";
   #binaryType: BinaryType = "blob";
-  /** Bytes sent after CLOSING (counted, then discarded, per the spec) and Blobs being read. */
-  #extraBuffered = 0;
+  /** Bytes of data passed to send() after close() (counted, then discarded, per the spec). */
+  #discarded = 0;
+  /** Bytes of Blobs being read before they are sent. */
+  #reading = 0;
+  /**
+   * Bytes of data handed to the connection since its buffer was last seen empty. What the
+   * connection still holds, capped at this, is the part not yet transmitted.
+   */
+  #handedOver = 0;
+  /** The subprotocols offered. */
+  readonly #offered: string[];
   #connection: Connection | null = null;
   #pending: PendingHandshake | null;
   /** Sends waiting for a Blob ahead of them to be read, to keep their order. */
   #sendQueue: Array<Promise<Uint8Array> | Uint8Array | string> | null = null;
-  readonly #handlers = new Map<string, { handler: Handler; listener: (event: Event) => void }>();
+  readonly #handlers = new Map<string, { handler: StoredHandler; listener: (event: Event) => void }>();
 
-  constructor(url: string | URL, protocols?: string | string[] | WebSocketOptions, options?: WebSocketOptions) {
+  /**
+   * `new WebSocket(url, protocols)` as in browsers. Node-only: an options object as the second
+   * argument (in place of `protocols`) or the third.
+   */
+  constructor(
+    url: string | URL,
+    ...[protocols, options]: [protocols?: string | Iterable<string> | WebSocketOptions, options?: WebSocketOptions]
+  ) {
+    // WebIDL: a missing required argument is a TypeError; `url` is a USVString.
+    if (arguments.length === 0) throw new TypeError("WebSocket: the url argument is required");
+    const href = toUSVString(url);
     super();
     let opts: WebSocketOptions = options ?? {};
-    let list: string[];
-    if (protocols !== undefined && typeof protocols === "object" && !Array.isArray(protocols)) {
+    if (isOptionsObject(protocols)) {
       opts = protocols;
       protocols = opts.protocols;
     }
+    // WebIDL (DOMString or sequence<DOMString>): an iterable object is a sequence, anything else
+    // (including null) a string; undefined is the default, [].
+    let list: string[];
     if (protocols === undefined) list = [];
-    else if (typeof protocols === "string") list = [protocols];
-    else list = Array.from(protocols, String);
+    else if (typeof protocols === "object" && protocols !== null) list = Array.from(protocols, toDOMString);
+    else list = [toDOMString(protocols)];
 
     let target: URL;
     try {
-      target = parseWebSocketUrl(url);
+      target = parseWebSocketUrl(href, opts.baseURL);
     } catch (error) {
       throw new DOMException((error as Error).message, "SyntaxError");
     }
-    const problem = protocolListProblem(list);
+    // WHATWG WebSockets §3.1 step 8: repeated values are compared case-insensitively here.
+    const problem = protocolListProblem(list, { caseInsensitive: true });
     if (problem !== null) throw new DOMException(problem, "SyntaxError");
 
     this.#url = target.href;
     this.#origin = target.origin;
-    const resolved = resolveOptions({ ...opts, protocols: list });
+    this.#offered = list;
+    const { baseURL: _baseURL, ...clientOptions } = opts;
+    const resolved = resolveOptions({ ...clientOptions, protocols: list });
     const pending = openHandshake(target, resolved);
     this.#pending = pending;
     pending.promise.then(
@@ -83,6 +138,18 @@ export class WebSocket extends EventTarget {
           handshake.socket.destroy();
           handshake.compression?.close();
           const error = new ClientError(ClientErrorCode.Aborted, "close() was called before the connection opened");
+          this.#onClose({ code: 1006, reason: "", wasClean: false, error });
+          return;
+        }
+        if (this.#offered.length > 0 && handshake.protocol === "") {
+          // WHATWG Fetch, "establish a WebSocket connection": subprotocols were offered and the
+          // server chose none, so the connection fails (RFC 6455 alone would allow it).
+          handshake.socket.destroy();
+          handshake.compression?.close();
+          const error = new ClientError(
+            ClientErrorCode.InvalidHandshake,
+            "the server selected none of the subprotocols offered (no Sec-WebSocket-Protocol)",
+          );
           this.#onClose({ code: 1006, reason: "", wasClean: false, error });
           return;
         }
@@ -103,6 +170,10 @@ export class WebSocket extends EventTarget {
     );
   }
 
+  static {
+    isWebSocket = (value) => typeof value === "object" && value !== null && #url in value;
+  }
+
   get url(): string {
     return this.#url;
   }
@@ -121,9 +192,20 @@ export class WebSocket extends EventTarget {
     return this.#extensions;
   }
 
-  /** Bytes queued by `send` and not yet sent (including, per the spec, those sent after closing). */
+  /**
+   * Bytes of application data (UTF-8 bytes of strings, bytes of binary data) passed to `send` and
+   * not yet transmitted, plus, per the standard, all data passed to `send` after `close()`. Frame
+   * headers and masks are not counted. With compression, the compressed bytes still waiting count.
+   */
   get bufferedAmount(): number {
-    return (this.#connection?.bufferedAmount ?? 0) + this.#extraBuffered;
+    return this.#inFlight() + this.#reading + this.#discarded;
+  }
+
+  /** Handed-over application bytes still held by the connection. */
+  #inFlight(): number {
+    const held = this.#connection?.bufferedAmount ?? 0;
+    if (held === 0) this.#handedOver = 0;
+    return Math.min(held, this.#handedOver);
   }
 
   get binaryType(): BinaryType {
@@ -131,19 +213,22 @@ export class WebSocket extends EventTarget {
   }
 
   set binaryType(value: BinaryType) {
-    // WebIDL enumerations: an unknown value is ignored.
-    if (value === "blob" || value === "arraybuffer" || value === "nodebuffer") this.#binaryType = value;
+    // WebIDL: `this` is checked first (TypeError); enumerations are converted to a string and an
+    // unknown value is ignored.
+    assertWebSocket(this);
+    const name = toDOMString(value);
+    if (name === "blob" || name === "arraybuffer" || name === "nodebuffer") this.#binaryType = name;
   }
 
   send(data: string | ArrayBuffer | ArrayBufferView | Blob): void {
-    if (this.#readyState === CONNECTING) {
-      throw new DOMException("the WebSocket is still connecting", "InvalidStateError");
-    }
+    // WebIDL: `this` is checked, then the arguments (a missing one is a TypeError), then the state.
+    assertWebSocket(this);
+    if (arguments.length === 0) throw new TypeError("WebSocket.send: the data argument is required");
     let item: Promise<Uint8Array> | Uint8Array | string;
     let size: number;
     if (typeof data === "string") {
-      item = data;
-      size = Buffer.byteLength(data);
+      item = toUSVString(data);
+      size = Buffer.byteLength(item);
     } else if (data instanceof Blob || isBlobLike(data)) {
       const blob = data as Blob;
       size = blob.size;
@@ -155,21 +240,31 @@ export class WebSocket extends EventTarget {
       item = new Uint8Array(data);
       size = data.byteLength;
     } else {
-      item = String(data);
+      item = toUSVString(data);
       size = Buffer.byteLength(item);
+    }
+    if (this.#readyState === CONNECTING) {
+      throw new DOMException("the WebSocket is still connecting", "InvalidStateError");
     }
     const connection = this.#connection;
     if (this.#readyState !== OPEN || connection === null || connection.readyState !== Connection.OPEN) {
-      // HTML §9.3.4: after close(), increase bufferedAmount and discard the data.
-      this.#extraBuffered += size;
+      // WHATWG WebSockets §3.2: after close(), increase bufferedAmount and discard the data.
+      if (typeof item !== "string" && !(item instanceof Uint8Array)) item.catch(() => {});
+      this.#discarded += size;
       return;
     }
-    if (typeof item !== "string" && !(item instanceof Uint8Array)) this.#extraBuffered += size;
+    if (typeof item !== "string" && !(item instanceof Uint8Array)) this.#reading += size;
     if (this.#sendQueue !== null || !(typeof item === "string" || item instanceof Uint8Array)) {
       this.#enqueue(item);
       return;
     }
-    connection.send(item);
+    this.#handOver(connection, item, size);
+  }
+
+  #handOver(connection: Connection, data: Uint8Array | string, size: number): void {
+    this.#inFlight(); // forgets what was handed over if the connection's buffer is empty now
+    this.#handedOver += size;
+    connection.send(data, { binary: typeof data !== "string" });
   }
 
   /** Blobs are read asynchronously; later sends wait for them so messages keep their order. */
@@ -194,15 +289,21 @@ export class WebSocket extends EventTarget {
         } catch {
           bytes = new Uint8Array(0);
         }
-        this.#extraBuffered -= bytes.length;
+        this.#reading -= bytes.length;
       }
       void queue.shift();
-      this.#connection?.send(bytes, { binary: typeof bytes !== "string" });
+      const connection = this.#connection;
+      if (connection !== null && connection.readyState === Connection.OPEN && this.#readyState === OPEN) {
+        this.#handOver(connection, bytes, typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.length);
+      } else {
+        this.#discarded += typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.length;
+      }
     }
     this.#sendQueue = null;
   }
 
   close(code?: number, reason?: string): void {
+    assertWebSocket(this); // WebIDL: before the arguments are converted and checked
     if (code !== undefined) {
       // WebIDL [Clamp] unsigned short, then HTML §9.3.4 step 1.
       code = clampUnsignedShort(code);
@@ -211,11 +312,10 @@ export class WebSocket extends EventTarget {
       }
     }
     if (reason !== undefined) {
-      reason = String(reason);
-      if (Buffer.byteLength(toScalarValues(reason)) > 123) {
+      reason = toUSVString(reason);
+      if (Buffer.byteLength(reason) > 123) {
         throw new DOMException("close reason must be at most 123 UTF-8 bytes", "SyntaxError");
       }
-      reason = toScalarValues(reason);
     }
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     if (this.#readyState === CONNECTING) {
@@ -238,7 +338,7 @@ export class WebSocket extends EventTarget {
       else if (this.#binaryType === "arraybuffer") value = toArrayBuffer(buffer);
       else value = new Blob([buffer]);
     }
-    this.dispatchEvent(new MessageEvent("message", { data: value, origin: this.#origin }));
+    this.dispatchEvent(new MessageEvent<unknown>("message", { data: value, origin: this.#origin }));
   }
 
   #onClose(info: CloseInfo): void {
@@ -247,44 +347,48 @@ export class WebSocket extends EventTarget {
     this.#connection?.removeAllListeners();
     // HTML §9.3.5: an error event first when the connection was failed.
     if (info.error !== undefined) {
-      this.dispatchEvent(new ErrorEvent("error", { message: info.error.message, error: info.error }));
+      this.dispatchEvent(new ErrorEvent("error", { message: info.error.message, error: info.error as ConnectionFailure }));
     }
     this.dispatchEvent(new CloseEvent("close", { code: info.code, reason: info.reason, wasClean: info.wasClean }));
   }
 
-  get onopen(): Handler {
-    return this.#getHandler("open");
+  get onopen(): Handler<Event> {
+    return this.#getHandler("open") as Handler<Event>;
   }
-  set onopen(handler: Handler) {
+  set onopen(handler: Handler<Event>) {
     this.#setHandler("open", handler);
   }
-  get onmessage(): Handler {
-    return this.#getHandler("message");
+  get onmessage(): Handler<MessageEvent> {
+    return this.#getHandler("message") as Handler<MessageEvent>;
   }
-  set onmessage(handler: Handler) {
-    this.#setHandler("message", handler);
+  set onmessage(handler: Handler<MessageEvent>) {
+    this.#setHandler("message", handler as StoredHandler);
   }
-  get onerror(): Handler {
-    return this.#getHandler("error");
+  get onerror(): Handler<ErrorEvent> {
+    return this.#getHandler("error") as Handler<ErrorEvent>;
   }
-  set onerror(handler: Handler) {
-    this.#setHandler("error", handler);
+  set onerror(handler: Handler<ErrorEvent>) {
+    this.#setHandler("error", handler as StoredHandler);
   }
-  get onclose(): Handler {
-    return this.#getHandler("close");
+  get onclose(): Handler<CloseEvent> {
+    return this.#getHandler("close") as Handler<CloseEvent>;
   }
-  set onclose(handler: Handler) {
-    this.#setHandler("close", handler);
+  set onclose(handler: Handler<CloseEvent>) {
+    this.#setHandler("close", handler as StoredHandler);
   }
 
-  #getHandler(type: string): Handler {
+  #getHandler(type: string): StoredHandler {
     return this.#handlers.get(type)?.handler ?? null;
   }
 
-  /** HTML event handler attributes: one listener, added at first set, keeping its place on change. */
-  #setHandler(type: string, handler: Handler): void {
+  /**
+   * HTML event handler attributes: one listener, added at first set, keeping its place on change.
+   * WebIDL [LegacyTreatNonObjectAsNull]: any object is kept (a non-callable one is never called);
+   * anything else is null.
+   */
+  #setHandler(type: string, handler: StoredHandler): void {
     const entry = this.#handlers.get(type);
-    if (typeof handler !== "function") {
+    if ((typeof handler !== "object" && typeof handler !== "function") || handler === null) {
       if (entry !== undefined) {
         this.removeEventListener(type, entry.listener);
         this.#handlers.delete(type);
@@ -299,7 +403,7 @@ export class WebSocket extends EventTarget {
       handler,
       listener: (event: Event) => {
         const current = created.handler;
-        if (current !== null) current.call(this, event);
+        if (typeof current === "function") (current as (event: Event) => unknown).call(this, event);
       },
     };
     this.#handlers.set(type, created);
@@ -307,12 +411,58 @@ export class WebSocket extends EventTarget {
   }
 }
 
-Object.defineProperties(WebSocket.prototype, {
-  CONNECTING: { value: CONNECTING, enumerable: true },
-  OPEN: { value: OPEN, enumerable: true },
-  CLOSING: { value: CLOSING, enumerable: true },
-  CLOSED: { value: CLOSED, enumerable: true },
-});
+/** Typed listeners for the four events (browsers' lib.dom.d.ts has the same overloads). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface WebSocket {
+  addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
+    options?: Parameters<EventTarget["addEventListener"]>[2],
+  ): void;
+  addEventListener(
+    type: string,
+    listener: Parameters<EventTarget["addEventListener"]>[1],
+    options?: Parameters<EventTarget["addEventListener"]>[2],
+  ): void;
+  removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
+    options?: Parameters<EventTarget["removeEventListener"]>[2],
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: Parameters<EventTarget["removeEventListener"]>[1],
+    options?: Parameters<EventTarget["removeEventListener"]>[2],
+  ): void;
+}
+
+// WebIDL: enumerable attributes and operations, [object WebSocket], WebSocket.length 1 (the url).
+webIdlShape(WebSocket, "WebSocket", 1);
+// Optional arguments do not count in an operation's length.
+Object.defineProperty(WebSocket.prototype.close, "length", { value: 0 });
+// WebIDL constants: on the interface object and the prototype, enumerable, read-only, permanent.
+for (const target of [WebSocket, WebSocket.prototype]) {
+  Object.defineProperties(target, {
+    CONNECTING: { value: CONNECTING, enumerable: true, writable: false, configurable: false },
+    OPEN: { value: OPEN, enumerable: true, writable: false, configurable: false },
+    CLOSING: { value: CLOSING, enumerable: true, writable: false, configurable: false },
+    CLOSED: { value: CLOSED, enumerable: true, writable: false, configurable: false },
+  });
+}
+
+/** WebIDL's check that `this` implements the interface, done before anything else. */
+function assertWebSocket(value: WebSocket): void {
+  if (!isWebSocket(value)) throw new TypeError("not a WebSocket: called on another object");
+}
+
+/** A Node-only options object in the protocols position: an object that is not iterable. */
+function isOptionsObject(value: unknown): value is WebSocketOptions {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function"
+  );
+}
 
 function isBlobLike(value: unknown): boolean {
   return (
@@ -328,13 +478,14 @@ function toArrayBuffer(buffer: Buffer): ArrayBuffer {
   return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
 }
 
+/** WebIDL [Clamp] unsigned short: NaN is 0, then clamp, then round half to even. */
 function clampUnsignedShort(value: number): number {
   const number = Number(value);
   if (Number.isNaN(number)) return 0;
-  return Math.min(Math.max(Math.round(number), 0), 65535);
-}
-
-/** WebIDL USVString: lone surrogates become U+FFFD (which is what UTF-8 encoding does too). */
-function toScalarValues(value: string): string {
-  return Buffer.from(value, "utf8").toString("utf8");
+  const clamped = Math.min(Math.max(number, 0), 65535);
+  const floor = Math.floor(clamped);
+  const fraction = clamped - floor;
+  if (fraction > 0.5) return floor + 1;
+  if (fraction < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
 }
