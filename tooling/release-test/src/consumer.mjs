@@ -29,26 +29,27 @@ export function installedWsPackages(dir) {
 
 /**
  * Compiles `source` (a fixture file) under strict, with no skipLibCheck, once per resolution:
- * node16 (as ESM and as CommonJS), bundler and node10. Resolves with [mode, result] pairs.
+ * node16 (as ESM and as CommonJS), bundler and node10, in parallel. Resolves with [mode, result]
+ * pairs, the result being tsc's exit code and output.
  */
 export async function typecheck(dir, source) {
   const fixture = join(root, "tooling/release-test/fixtures", source);
   for (const ext of [".ts", ".mts", ".cts"]) copyFileSync(fixture, join(dir, `check${ext}`));
   const common = { strict: true, noEmit: true, skipLibCheck: false, target: "ES2022", lib: ["ES2022"], types: ["node"] };
   const modes = {
-    "node16 (ESM)": { module: "node16", moduleResolution: "node16", files: ["check.mts"] },
-    "node16 (CommonJS)": { module: "node16", moduleResolution: "node16", files: ["check.cts"] },
+    // .mts is ESM and .cts CommonJS under node16, so one run checks both conditions.
+    node16: { module: "node16", moduleResolution: "node16", files: ["check.mts", "check.cts"] },
     bundler: { module: "esnext", moduleResolution: "bundler", files: ["check.ts"] },
     node10: { module: "commonjs", moduleResolution: "node10", files: ["check.ts"] },
   };
-  const results = [];
-  for (const [mode, { files, ...compilerOptions }] of Object.entries(modes)) {
-    const config = `tsconfig.${mode.replace(/\W+/g, "-")}.json`;
-    writeFileSync(join(dir, config), JSON.stringify({ compilerOptions: { ...common, ...compilerOptions }, files }, null, 2));
-    const result = await run(process.execPath, [tsc, "-p", config], { cwd: dir, allowFailure: true });
-    results.push([mode, `${result.code} ${result.stdout}${result.stderr}`.trim()]);
-  }
-  return results;
+  return Promise.all(
+    Object.entries(modes).map(async ([mode, { files, ...compilerOptions }]) => {
+      const config = `tsconfig.${mode}.json`;
+      writeFileSync(join(dir, config), JSON.stringify({ compilerOptions: { ...common, ...compilerOptions }, files }, null, 2));
+      const result = await run(process.execPath, [tsc, "-p", config], { cwd: dir, allowFailure: true });
+      return [mode, `${result.code} ${result.stdout}${result.stderr}`.trim()];
+    }),
+  );
 }
 
 /** Runs an ES module and a CommonJS script that load `name`; resolves with their outputs. */
