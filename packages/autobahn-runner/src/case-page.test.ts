@@ -24,7 +24,9 @@ describe("formatCasePage", () => {
   it("shows expected and observed events and the closing behaviour", () => {
     expect(text).toContain("  Expected events (by behaviour):\n    OK:\n      pong: \"ping payload\"\n  Observed events:\n    pong: \"ping payload\"");
     expect(text).toContain("expected: close code 1000, closed by wstest, clean close required");
-    expect(text).toMatch(/^ {2}wasClean +True +close frames went both ways/m);
+    expect(text).toMatch(/^ {2}wasClean +True +whether close frames went both ways/m);
+    // The meaning asks the question, so it is right beside False too (wstest tested a server here).
+    expect(text).toMatch(/^ {2}isServer +False +whether wstest was the server /m);
     expect(text).toMatch(/^ {2}remoteCloseReason +None /m);
   });
 

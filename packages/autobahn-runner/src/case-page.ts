@@ -71,16 +71,17 @@ export function formatWirelogEntry(entry: WirelogEntry): string {
   }
 }
 
+// The meanings say what each key asks, so they read right beside True and False alike.
 const CLOSE_FIELDS: ReadonlyArray<[keyof CaseReport, string]> = [
-  ["isServer", "wstest was the server (testing a client)"],
-  ["closedByMe", "wstest sent the first close frame"],
-  ["failedByMe", "wstest failed the connection (protocol error seen)"],
-  ["droppedByMe", "wstest dropped the TCP connection"],
-  ["wasClean", "close frames went both ways and the server dropped TCP"],
-  ["wasNotCleanReason", "why the close was not clean"],
-  ["wasServerConnectionDropTimeout", "the server did not drop TCP in time"],
-  ["wasOpenHandshakeTimeout", "the opening handshake timed out"],
-  ["wasCloseHandshakeTimeout", "the peer did not answer wstest's close frame in time"],
+  ["isServer", "whether wstest was the server (True: it tested a client)"],
+  ["closedByMe", "whether wstest sent the first close frame"],
+  ["failedByMe", "whether wstest failed the connection (protocol error seen)"],
+  ["droppedByMe", "whether wstest dropped the TCP connection"],
+  ["wasClean", "whether close frames went both ways and the server dropped TCP"],
+  ["wasNotCleanReason", "why the close was not clean (None: it was)"],
+  ["wasServerConnectionDropTimeout", "whether the server failed to drop TCP in time"],
+  ["wasOpenHandshakeTimeout", "whether the opening handshake timed out"],
+  ["wasCloseHandshakeTimeout", "whether the peer failed to answer wstest's close frame in time"],
   ["localCloseCode", "close code wstest sent"],
   ["localCloseReason", "close reason wstest sent"],
   ["remoteCloseCode", "close code the peer sent"],

@@ -4,7 +4,7 @@ import { createServer as createTcpServer, connect as tcpConnect, type AddressInf
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultEchoServer, main, parseCli } from "./commands.js";
+import { main, parseCli } from "./commands.js";
 
 const fixtures = join(import.meta.dirname, "../test/fixtures/wstest");
 const temps: string[] = [];
@@ -85,8 +85,13 @@ describe("parseCli", () => {
   it("has defaults for a run", () => {
     const args = parseCli(["server"]);
     expect(args).toMatchObject({ command: "server", engine: "docker", out: "reports", timeoutMs: 3_600_000, cases: [], allow: [] });
-    expect(args.echoServer).toBe(defaultEchoServer());
-    expect(defaultEchoServer()).toMatch(/apps\/echo-server\/dist\/main\.mjs$/);
+    expect(args.url).toBeUndefined();
+    expect(args.serverCommand).toBeUndefined();
+  });
+
+  it("reads the server to test from --url and --command", () => {
+    const args = parseCli(["server", "--command", "node echo.mjs --port {port}", "--url", "ws://127.0.0.1:9001/ws"]);
+    expect(args).toMatchObject({ serverCommand: "node echo.mjs --port {port}", url: "ws://127.0.0.1:9001/ws" });
   });
 
   it("reads case lists, repeated options and time limits", () => {
@@ -96,6 +101,14 @@ describe("parseCli", () => {
 });
 
 describe("main", () => {
+  it("server: asks for --url or --command, since it has no server of its own to start", async () => {
+    const dir = tempDir();
+    const c = capture();
+    expect(await main(["server", "--engine", "local", "--wstest", fakeWstest(dir, "pass"), "--out", join(dir, "out")], c.io)).toBe(2);
+    expect(c.err()).toContain("server needs --url URL (a running server) or --command CMD (one to start)");
+    expect(existsSync(join(dir, "out"))).toBe(false);
+  });
+
   it("answers a bad command line with usage and exit code 2", async () => {
     for (const argv of [["frobnicate"], ["server", "--engine", "podman"], ["server", "--timeout", "soon"], ["summary"], ["server", "--nope"]]) {
       const c = capture();
@@ -132,19 +145,35 @@ describe("main", () => {
     expect(missing.err()).toContain("no case 2.9 for agent fixture-client");
   });
 
-  it.skipIf(!existsSync(defaultEchoServer()))("server: starts the echo server, runs wstest, judges, and stops the echo server", async () => {
+  it("server --command: starts the server on a free port, runs wstest, judges, and stops the server", async () => {
     const dir = tempDir();
     const wstest = fakeWstest(dir, "fail");
+    // A stand-in for the server under test: it only has to accept TCP on the port it is given.
+    const server = join(dir, "server.mjs");
+    writeFileSync(server, `import { createServer } from "node:net";
+createServer((s) => s.destroy()).listen(Number(process.argv[2]), "127.0.0.1", () => console.log("up on " + process.env.PORT));
+`);
     const c = capture();
-    const code = await main(["server", "--engine", "local", "--wstest", wstest, "--out", join(dir, "out"), "--cases", "1.1.*"], c.io);
+    const argv = ["server", "--engine", "local", "--wstest", wstest, "--out", join(dir, "out"), "--cases", "1.1.*", "--command", `"${process.execPath}" ${server} {port}`];
+    const code = await main(argv, c.io);
     expect(code).toBe(1);
     expect(c.out()).toContain("Verdict: FAIL: 2 cases, 1 OK");
+    const url = /server command listening on (\S+)/.exec(c.err())![1]!;
+    const port = new URL(url).port;
     const spec = JSON.parse(readFileSync(join(dir, "spec-seen.json"), "utf8"));
-    expect(spec).toMatchObject({ outdir: join(dir, "out/servers"), cases: ["1.1.*"], servers: [{ agent: "ws-server" }] });
-    expect(existsSync(join(dir, "out/servers/junit.xml"))).toBe(true);
+    expect(spec).toMatchObject({ outdir: join(dir, "out/servers"), cases: ["1.1.*"], servers: [{ agent: "ws-server", url }] });
+    // {port} and $PORT are the same port, the one that was tested.
+    expect(readFileSync(join(dir, "out/server.log"), "utf8")).toContain(`up on ${port}`);
     expect(readFileSync(join(dir, "out/wstest-fuzzingclient.log"), "utf8")).toContain("Running test case ID 1.1.2");
-    const url = /echo server listening on (\S+)/.exec(c.err())![1]!;
     expect(await accepts(url)).toBe(false);
+  });
+
+  it("server --command: a command that exits before listening fails the run", async () => {
+    const dir = tempDir();
+    const c = capture();
+    const argv = ["server", "--engine", "local", "--wstest", fakeWstest(dir, "pass"), "--out", join(dir, "out"), "--command", `"${process.execPath}" -e "process.exit(4)"`];
+    expect(await main(argv, c.io)).toBe(3);
+    expect(c.err()).toContain("server command exited before it accepted connections");
   });
 
   it("server --url: tests the given server and passes when every case is OK", async () => {

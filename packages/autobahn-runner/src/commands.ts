@@ -1,14 +1,13 @@
 // The CLI's commands: server, client, drive-client, summary, case. cli.ts only calls `main`.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatCasePage } from "./case-page.js";
 import { driveClient, type DriveOptions, type DriveResult } from "./driver.js";
 import { containerUrl, reportsSubdir, specFileName, wstestInvocation, wstestPaths, type Engine, type WstestDirs, type WstestMode } from "./engine.js";
 import { formatJUnit } from "./junit.js";
 import { formatMarkdown } from "./markdown.js";
-import { freePort, ProcessGroup, removeContainer, startEchoServer, waitForLine, type ManagedProcess } from "./processes.js";
+import { freePort, ProcessGroup, removeContainer, startServerCommand, waitForLine, type ManagedProcess } from "./processes.js";
 import { Progress, parseWstestLine } from "./progress.js";
 import { readCaseReport, readReports } from "./report.js";
 import { fuzzingClientSpec, fuzzingServerSpec, parseCaseList } from "./spec.js";
@@ -23,7 +22,7 @@ export class UsageError extends Error {}
 export const USAGE = `usage: ws-autobahn <command> [options]
 
 commands:
-  server        run wstest's fuzzingclient against our echo server (or --url), print the verdict
+  server        run wstest's fuzzingclient against a server (--url or --command), print the verdict
   client        run wstest's fuzzingserver and drive @ws/client through it, print the verdict
   drive-client  --url ws://HOST:PORT --agent NAME: only drive the client through a fuzzingserver
   summary DIR   the verdict of a reports folder (exits 1 when a case is not accepted)
@@ -37,8 +36,10 @@ run options (server, client):
   --out DIR               reports folder (default: reports); results in DIR/servers or DIR/clients
   --timeout SECONDS       stop everything and fail after this long (default 3600)
   --agent NAME            the agent name in the reports (ws-server / ws-client)
-  --url URL               server: test this server instead of starting the echo server
-  --echo-server PATH      server: the echo server script (default: apps/echo-server/dist/main.mjs)
+  --url URL               server: the server to test (already running, or started by --command)
+  --command CMD           server: start the server to test with this shell command, stopped at the
+                          end; {port} in CMD and $PORT are a free port, tested at ws://127.0.0.1:PORT/
+                          unless --url says otherwise
   --port N                client: the fuzzingserver's port (default: a free one)
   --image REF             docker: another image (default: pinned by digest)
   --case-timeout SECONDS  client, drive-client: terminate a case still open after this long (300)
@@ -64,7 +65,7 @@ const OPTIONS = {
   timeout: { type: "string" },
   agent: { type: "string" },
   url: { type: "string" },
-  "echo-server": { type: "string" },
+  command: { type: "string" },
   port: { type: "string" },
   image: { type: "string" },
   allow: { type: "string", multiple: true },
@@ -86,7 +87,7 @@ export interface CliArgs {
   timeoutMs: number;
   agent?: string;
   url?: string;
-  echoServer: string;
+  serverCommand?: string;
   port?: number;
   image?: string;
   allow: string[];
@@ -95,11 +96,6 @@ export interface CliArgs {
   markdown?: string;
   caseTimeoutMs?: number;
   help: boolean;
-}
-
-/** The echo server's script, from this file's place in the repo (packages/autobahn-runner/dist). */
-export function defaultEchoServer(): string {
-  return fileURLToPath(new URL("../../../apps/echo-server/dist/main.mjs", import.meta.url));
 }
 
 function seconds(name: string, value: string | undefined): number | undefined {
@@ -144,7 +140,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     timeoutMs: seconds("timeout", values.timeout) ?? 3_600_000,
     agent: values.agent,
     url: values.url,
-    echoServer: values["echo-server"] ?? defaultEchoServer(),
+    serverCommand: values.command,
     port,
     image: values.image,
     allow: (values.allow ?? []).flatMap((a) => a.split(",")).map((a) => a.trim().toUpperCase()).filter((a) => a !== ""),
@@ -318,20 +314,22 @@ function writeSpec(dirs: RunDirs, mode: WstestMode, spec: unknown): void {
 }
 
 function serverCommand(args: CliArgs, io: Io): Promise<number> {
+  // The runner ships alone, so there is no echo server of ours to fall back on.
+  if (args.url === undefined && args.serverCommand === undefined) {
+    throw new UsageError("server needs --url URL (a running server) or --command CMD (one to start)");
+  }
   const mode: WstestMode = "fuzzingclient";
   return conformanceRun(args, mode, io, async (run, dirs) => {
     let url = args.url;
-    if (url === undefined) {
-      if (!existsSync(args.echoServer)) {
-        throw new UsageError(`no echo server at ${args.echoServer}: build it (pnpm --filter @ws/echo-server build) or pass --url`);
-      }
-      const echo = await unlessAborted(
+    if (args.serverCommand !== undefined) {
+      const started = await unlessAborted(
         run,
-        startEchoServer(run.group, { script: args.echoServer, logFile: join(dirs.reportsDir, "echo-server.log") }),
+        startServerCommand(run.group, { command: args.serverCommand, url, logFile: join(dirs.reportsDir, "server.log") }),
       );
-      url = echo.url;
-      io.err(`echo server listening on ${url}\n`);
+      url = started.url;
+      io.err(`server command listening on ${url}\n`);
     }
+    if (url === undefined) throw new Error("unreachable: checked before the run");
     const agent = args.agent ?? "ws-server";
     const { outdir } = wstestPaths(args.engine, mode, dirs);
     const spec = fuzzingClientSpec({
@@ -357,7 +355,7 @@ function serverCommand(args: CliArgs, io: Io): Promise<number> {
       io.err(describeExit(wstest, exit.code, exit.signal));
       return ExitCode.RunError;
     }
-    progress.update(progress.total ?? started);
+    progress.update(progress.total ?? started, "");
     progress.finish();
     return undefined;
   });
@@ -380,12 +378,18 @@ function clientCommand(args: CliArgs, io: Io): Promise<number> {
     await unlessAborted(run, waitForLine(wstest, /will run \d+ test cases/, args.engine === "local" ? 60_000 : args.timeoutMs));
     io.err(`wstest fuzzingserver listening on ${url}\n`);
 
-    const result = await driveWithProgress(run, `@ws/client (${agent}) <- wstest fuzzingserver`, {
-      url,
-      agent,
-      connectRetryMs: 10_000,
-      caseTimeoutMs: args.caseTimeoutMs,
+    // The driver knows cases by number; wstest logs the id of the case it starts, as in server mode.
+    const progress = new Progress(`@ws/client (${agent}) <- wstest fuzzingserver`);
+    wstest.onLine((line) => {
+      const event = parseWstestLine(line);
+      if (event?.kind === "case") progress.update(progress.done, event.id);
     });
+    const result = await driveWithProgress(
+      run,
+      progress,
+      { url, agent, connectRetryMs: 10_000, caseTimeoutMs: args.caseTimeoutMs },
+      () => undefined,
+    );
     const timedOut = result.runs.filter((r) => r.timedOut).map((r) => r.case);
     if (timedOut.length > 0) io.err(`cases terminated after the case time limit (by number): ${timedOut.join(", ")}\n`);
     await unlessAborted(run, reportsWritten);
@@ -393,13 +397,16 @@ function clientCommand(args: CliArgs, io: Io): Promise<number> {
   });
 }
 
-/** Drives our client through every fuzzingserver case, with a progress line, until done or aborted. */
+/**
+ * Drives our client through every fuzzingserver case, with a progress line, until done or aborted.
+ * `caseName` labels case `index` (1-based) on that line; undefined keeps what the line shows.
+ */
 async function driveWithProgress(
   run: Run,
-  label: string,
+  progress: Progress,
   options: Omit<DriveOptions, "signal" | "onProgress">,
+  caseName: (index: number) => string | undefined,
 ): Promise<DriveResult> {
-  const progress = new Progress(label);
   const result = await unlessAborted(
     run,
     driveClient({
@@ -407,7 +414,7 @@ async function driveWithProgress(
       signal: run.controller.signal,
       onProgress: (done, total, index) => {
         if (progress.total === undefined) progress.setTotal(total);
-        progress.update(done, done === total ? "" : `${index}`);
+        progress.update(done, done === total ? "" : caseName(index));
       },
     }),
   );
@@ -421,13 +428,19 @@ async function driveClientCommand(args: CliArgs, io: Io): Promise<number> {
   }
   const run = new Run(args.timeoutMs);
   try {
-    const result = await driveWithProgress(run, `@ws/client (${args.agent})`, {
-      url: args.url,
-      agent: args.agent,
-      // The fuzzingserver may still be starting (a container that was just started).
-      connectRetryMs: 30_000,
-      caseTimeoutMs: args.caseTimeoutMs,
-    });
+    // Without wstest's output only the case number is known here.
+    const result = await driveWithProgress(
+      run,
+      new Progress(`@ws/client (${args.agent})`),
+      {
+        url: args.url,
+        agent: args.agent,
+        // The fuzzingserver may still be starting (a container that was just started).
+        connectRetryMs: 30_000,
+        caseTimeoutMs: args.caseTimeoutMs,
+      },
+      (index) => `#${index}`,
+    );
     io.out(`drove ${result.total} cases for agent ${args.agent}; the fuzzingserver has written its reports\n`);
     return ExitCode.Pass;
   } catch (error) {

@@ -1,9 +1,9 @@
-// The processes a run starts (the echo server, wstest, docker) and their clean-up: every one is
+// The processes a run starts (the server under test, wstest, docker) and their clean-up: every one is
 // tracked, and `stopAll()` ends them (SIGTERM, then SIGKILL after a grace period), on success,
 // failure, timeout and SIGINT alike.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { createInterface } from "node:readline";
 
 export interface Exit {
@@ -146,13 +146,52 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-/** Starts the echo server (`node SCRIPT --port 0 --host HOST`) and resolves with the URL it prints. */
-export async function startEchoServer(
+/** The shell line that runs `command` in place of the shell, so stopping it stops the command. */
+export function shellInvocation(command: string, platform = process.platform): { command: string; args: string[] } {
+  return platform === "win32" ? { command: "cmd.exe", args: ["/d", "/s", "/c", command] } : { command: "/bin/sh", args: ["-c", `exec ${command}`] };
+}
+
+/** `{port}` in a server command becomes the port it is to listen on. */
+export function expandCommand(command: string, port: number): string {
+  return command.replaceAll("{port}", String(port));
+}
+
+/** Resolves once `host:port` accepts a TCP connection; rejects if `proc` exits first or after `timeoutMs`. */
+export async function waitForPort(proc: ManagedProcess, host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.done) throw new Error(`${proc.name} exited before it accepted connections on ${host}:${port}\n${proc.tail()}`);
+    if (await accepts(host, port)) return;
+    if (Date.now() > deadline) throw new Error(`${proc.name} did not accept connections on ${host}:${port} within ${timeoutMs} ms\n${proc.tail()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * Starts the server under test from a shell command (`--command`): `{port}` in it, and `PORT` in its
+ * environment, are a free port; it is ready once that port (or the one of `url`) accepts TCP.
+ */
+export async function startServerCommand(
   group: ProcessGroup,
-  options: { script: string; host?: string; port?: number; logFile?: string; timeoutMs?: number },
+  options: { command: string; url?: string; logFile?: string; timeoutMs?: number },
 ): Promise<{ url: string; process: ManagedProcess }> {
-  const args = [options.script, "--port", String(options.port ?? 0), "--host", options.host ?? "127.0.0.1"];
-  const proc = group.spawn("echo server", process.execPath, args, { logFile: options.logFile });
-  const match = await waitForLine(proc, /^(wss?:\/\/\S+)/, options.timeoutMs ?? 15_000);
-  return { url: match[1]!, process: proc };
+  const port = await freePort();
+  const url = new URL(options.url ?? `ws://127.0.0.1:${port}/`);
+  const shell = shellInvocation(expandCommand(options.command, port));
+  const proc = group.spawn("server command", shell.command, shell.args, { env: { PORT: String(port) }, logFile: options.logFile });
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const urlPort = url.port === "" ? (url.protocol === "wss:" ? 443 : 80) : Number(url.port);
+  await waitForPort(proc, host, urlPort, options.timeoutMs ?? 30_000);
+  return { url: url.href, process: proc };
 }

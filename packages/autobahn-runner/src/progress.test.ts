@@ -32,7 +32,7 @@ describe("Progress", () => {
     now = 12_000;
     progress.update(50, "5.1");
     now = 65_000;
-    progress.update(200);
+    progress.update(200, "");
     progress.finish();
     expect(out.text().split("\n")).toEqual([
       "server: 0/200 cases   0%  elapsed 0:00",
@@ -40,6 +40,27 @@ describe("Progress", () => {
       "server: 200/200 cases 100%  elapsed 1:05",
       "",
     ]);
+  });
+
+  it("prints the line that reaches the total once, however late finish() comes", () => {
+    let now = 0;
+    const out = sink(false);
+    const progress = new Progress("client", { stream: out.stream, interval: 10_000, now: () => now });
+    progress.setTotal(2);
+    now = 500;
+    progress.update(2, "");
+    now = 2_500;
+    progress.finish();
+    expect(out.text().split("\n")).toEqual(["client: 0/2 cases   0%  elapsed 0:00", "client: 2/2 cases 100%  elapsed 0:00", ""]);
+  });
+
+  it("keeps the case shown when an update names none", () => {
+    const out = sink(false);
+    const progress = new Progress("client", { stream: out.stream, now: () => 0 });
+    progress.setTotal(10);
+    progress.update(3, "1.1.4");
+    progress.update(4);
+    expect(progress.line()).toBe("client: 4/10 cases  40%  elapsed 0:00  case 1.1.4");
   });
 
   it("redraws one line in a terminal", () => {

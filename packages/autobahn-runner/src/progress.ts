@@ -55,6 +55,7 @@ export class Progress {
   #lastPrint = -Infinity;
   #drawn = false;
   #lastLine = "";
+  #completePrinted = false;
 
   constructor(label: string, options: ProgressOptions = {}) {
     this.#label = label;
@@ -77,10 +78,10 @@ export class Progress {
     this.#print(true);
   }
 
-  /** A case started (`id`); `done` cases are finished. */
-  update(done: number, current = ""): void {
+  /** `done` cases are finished; `current` (a case id) is running, or "" for none, or kept when omitted. */
+  update(done: number, current?: string): void {
     this.#done = done;
-    this.#current = current;
+    if (current !== undefined) this.#current = current;
     this.#print(false);
   }
 
@@ -107,10 +108,14 @@ export class Progress {
       this.#stream.write(`\r\x1b[K${this.line()}`);
       this.#drawn = true;
     } else {
+      // The line that reaches the total is printed once, even if the elapsed time moved on since.
+      const complete = this.#total !== undefined && this.#done >= this.#total;
+      if (complete && this.#completePrinted) return;
       const line = this.line();
-      if (line === this.#lastLine || (!force && now - this.#lastPrint < this.#interval)) return;
+      if (line === this.#lastLine || (!force && !complete && now - this.#lastPrint < this.#interval)) return;
       this.#stream.write(`${line}\n`);
       this.#lastLine = line;
+      this.#completePrinted = complete;
     }
     this.#lastPrint = now;
   }
