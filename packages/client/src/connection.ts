@@ -100,6 +100,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   /** An automatic pong waits for our buffer to drain (the codec answers the latest ping then). */
   #pongDeferred = false;
   #streaming = false;
+  /** Heartbeat: some bytes arrived since the last ping. */
+  #heard = false;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #heartbeatAwaiting = false;
+  /** Reading paused by a consumer outside this class (`WebSocketStream`'s readable side). */
+  #externalPause = false;
   readonly #iterators = new Set<MessageQueue>();
 
   /** @internal Created by `connect()` and the WebSocket class after a successful handshake. */
@@ -168,8 +174,52 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     if (head !== null && head.length > 0) this.#protocol.receive(head);
     this.#socket.on("data", (chunk: Buffer) => this.#receive(chunk));
     this.#updateFlow();
+    this.#scheduleHeartbeat(this.#options.pingInterval);
     if (this.#endedBeforeStart) this.#protocol.receiveEnd();
   }
+
+  /** @internal Pauses (true) or resumes (false) reading from the socket, for a pulling consumer. */
+  setReadPaused(paused: boolean): void {
+    this.#externalPause = paused;
+    this.#updateFlow();
+  }
+
+  #scheduleHeartbeat(delay: number): void {
+    if (this.#options.pingInterval <= 0 || !Number.isFinite(this.#options.pingInterval)) return;
+    if (this.#readyState === Connection.CLOSED) return;
+    // Judged in the check phase, after the poll phase has read what already arrived.
+    this.#heartbeatTimer = setTimeout(() => setImmediate(this.#onHeartbeat), delay);
+    this.#heartbeatTimer.unref();
+  }
+
+  /**
+   * The cycle: `pingInterval`, a ping, `pongTimeout` to hear back. As on the server, any byte
+   * received after the ping counts as an answer (a server busy sending one large frame cannot slip
+   * its pong in until that frame ends); while reading is paused on purpose, silence proves nothing.
+   */
+  readonly #onHeartbeat = (): void => {
+    this.#heartbeatTimer = undefined;
+    if (this.#readyState !== Connection.OPEN) return;
+    if (this.#heartbeatAwaiting) {
+      this.#heartbeatAwaiting = false;
+      if (!this.#heard && !this.#socket.isPaused()) {
+        this.#fail(
+          new ClientError(
+            ClientErrorCode.PongTimeout,
+            `no answer from the server within pongTimeout (${this.#options.pongTimeout} ms) of a ping`,
+          ),
+        );
+        this.#socket.destroy();
+        return;
+      }
+      this.#scheduleHeartbeat(this.#options.pingInterval);
+      return;
+    }
+    this.#heard = false;
+    this.#heartbeatAwaiting = true;
+    this.#protocol.ping(EMPTY);
+    this.#scheduleHeartbeat(this.#options.pongTimeout);
+  };
 
   /** CONNECTING (0, never seen here), OPEN (1), CLOSING (2) or CLOSED (3), as in the WHATWG API. */
   get readyState(): number {
@@ -374,6 +424,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   };
 
   #receive(chunk: Buffer): void {
+    this.#heard = true;
     this.#protocol.receive(chunk);
     // SECURITY.md row 18: messages queued behind a running deflate (an application answering
     // what it reads) stop the reading until compression catches up. Only compression: stopping
@@ -415,7 +466,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     let longest = 0;
     for (const queue of this.#iterators) longest = Math.max(longest, queue.length);
     const socket = this.#socket;
-    if (this.#inflateBacklog || this.#compressBacklog || longest >= ITERATOR_PAUSE_AT) {
+    if (this.#externalPause || this.#inflateBacklog || this.#compressBacklog || longest >= ITERATOR_PAUSE_AT) {
       if (!socket.isPaused()) socket.pause();
     } else if (longest <= ITERATOR_RESUME_AT && socket.isPaused() && this.#started) socket.resume();
   }
@@ -477,6 +528,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   #onSocketClose(): void {
     if (this.#closeInfo !== undefined) return;
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer);
     this.#protocol.receiveEof();
     this.#compression?.close();
     this.#readyState = Connection.CLOSED;

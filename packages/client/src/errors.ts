@@ -27,6 +27,8 @@ export const ClientErrorCode = {
   CloseTimeout: "WS_ERR_CLOSE_TIMEOUT",
   /** More than `maxBufferedAmount` bytes waited to be sent (SECURITY.md row 15). */
   BufferOverflow: "WS_ERR_BUFFER_OVERFLOW",
+  /** No byte arrived within `pongTimeout` of a heartbeat ping: the server is taken for dead. */
+  PongTimeout: "WS_ERR_PONG_TIMEOUT",
 } as const;
 
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];

@@ -29,3 +29,11 @@ export {
   type ReconnectingEvents,
   type ReconnectingOptions,
 } from "./reconnect.js";
+export {
+  WebSocketStream,
+  WebSocketStreamError,
+  type WebSocketCloseInfo,
+  type WebSocketOpenInfo,
+  type WebSocketStreamOptions,
+  type BufferSource,
+} from "./websocket-stream.js";

@@ -34,6 +34,14 @@ export interface ClientOptions {
    * wait: memory stays bounded when the server stops reading. Default 64 MiB; `Infinity` turns it off.
    */
   maxBufferedAmount?: number;
+  /**
+   * Heartbeat: milliseconds of each cycle before a ping is sent. Default 0 (off, as in browsers).
+   * Any byte received within `pongTimeout` of the ping counts as an answer; otherwise the
+   * connection is destroyed (close code 1006, error `WS_ERR_PONG_TIMEOUT`).
+   */
+  pingInterval?: number;
+  /** Heartbeat: milliseconds to hear back after a ping. Default 10,000. */
+  pongTimeout?: number;
   /** Answer pings automatically. Default true. */
   autoPong?: boolean;
   /** Follow 301, 302, 303, 307 and 308 answers to the upgrade request. Default false. */
@@ -75,6 +83,8 @@ export interface ResolvedOptions extends ClientOptions {
   maxBufferedAmount: number;
   followRedirects: boolean;
   maxRedirects: number;
+  pingInterval: number;
+  pongTimeout: number;
 }
 
 export function resolveOptions(options: ClientOptions = {}): ResolvedOptions {
@@ -90,6 +100,8 @@ export function resolveOptions(options: ClientOptions = {}): ResolvedOptions {
     maxBufferedAmount: nonNegative("maxBufferedAmount", options.maxBufferedAmount ?? 64 * 1024 * 1024),
     followRedirects: options.followRedirects ?? false,
     maxRedirects: nonNegative("maxRedirects", options.maxRedirects ?? 10),
+    pingInterval: nonNegative("pingInterval", options.pingInterval ?? 0),
+    pongTimeout: nonNegative("pongTimeout", options.pongTimeout ?? 10_000),
   };
 }
 

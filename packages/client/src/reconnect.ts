@@ -86,7 +86,11 @@ export class ReconnectingConnection extends EventEmitter<ReconnectingEvents> {
     return this.#connection;
   }
 
-  /** Sends on the current connection; false when there is none (the message is dropped) or on backpressure. */
+  /**
+   * Sends on the current connection. Between connections it returns false and the message is
+   * dropped (nothing is queued: resend what a new connection needs from the `open` handler); on an
+   * open one, false means backpressure (the message is queued).
+   */
   send(data: SendData, options?: MessageSendOptions): boolean {
     return this.#connection?.send(data, options) ?? false;
   }

@@ -1,0 +1,238 @@
+import { Connection, type CloseInfo, type Message } from "./connection.js";
+import { ClientError, ClientErrorCode } from "./errors.js";
+import { openHandshake } from "./handshake.js";
+import { parseWebSocketUrl, protocolListProblem, resolveOptions, type ClientOptions } from "./options.js";
+
+/** What the writable side accepts (the DOM's BufferSource, which Node's types lack). */
+export type BufferSource = ArrayBuffer | ArrayBufferView;
+
+export interface WebSocketStreamOptions {
+  /** Subprotocols to offer. */
+  protocols?: string[];
+  /** Aborts the opening handshake. */
+  signal?: AbortSignal;
+  /** Node-only: any other client option (headers, TLS, limits, heartbeat...). */
+  client?: Omit<ClientOptions, "protocols" | "signal">;
+}
+
+export interface WebSocketOpenInfo {
+  readable: ReadableStream<string | Uint8Array>;
+  writable: WritableStream<string | BufferSource>;
+  extensions: string;
+  protocol: string;
+}
+
+export interface WebSocketCloseInfo {
+  closeCode?: number;
+  reason?: string;
+}
+
+/** What `closed` rejects with (and the streams error with) when the connection did not close cleanly. */
+export class WebSocketStreamError extends Error {
+  readonly closeCode: number;
+  readonly reason: string;
+  constructor(message: string, init: { closeCode?: number; reason?: string; cause?: unknown } = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = "WebSocketError";
+    this.closeCode = init.closeCode ?? 1006;
+    this.reason = init.reason ?? "";
+  }
+}
+
+/**
+ * The WHATWG `WebSocketStream` (as Chromium and Deno ship it), on the same engine as `connect()`.
+ * The readable side pulls: while nothing reads it, the socket stops reading and TCP pushes back on
+ * the server. The writable side waits for the send buffer to drain below `highWaterMark`.
+ */
+export class WebSocketStream {
+  readonly #url: string;
+  readonly opened: Promise<WebSocketOpenInfo>;
+  readonly closed: Promise<WebSocketCloseInfo>;
+  #connection: Connection | null = null;
+  #abortHandshake: ((reason: Error) => void) | null = null;
+  #closeRequested: { code?: number; reason?: string } | null = null;
+
+  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+    let target: URL;
+    try {
+      target = parseWebSocketUrl(url);
+    } catch (error) {
+      throw new DOMException((error as Error).message, "SyntaxError");
+    }
+    const protocols = options.protocols === undefined ? [] : Array.from(options.protocols, String);
+    const problem = protocolListProblem(protocols);
+    if (problem !== null) throw new DOMException(problem, "SyntaxError");
+    this.#url = target.href;
+
+    let resolveOpened!: (info: WebSocketOpenInfo) => void;
+    let rejectOpened!: (error: unknown) => void;
+    let resolveClosed!: (info: WebSocketCloseInfo) => void;
+    let rejectClosed!: (error: unknown) => void;
+    this.opened = new Promise((resolve, reject) => {
+      resolveOpened = resolve;
+      rejectOpened = reject;
+    });
+    this.closed = new Promise((resolve, reject) => {
+      resolveClosed = resolve;
+      rejectClosed = reject;
+    });
+    // Unhandled rejections of these are the caller's choice, not a crash.
+    this.opened.catch(() => {});
+    this.closed.catch(() => {});
+
+    const signal = options.signal;
+    const failOpen = (error: unknown): void => {
+      rejectOpened(error);
+      rejectClosed(error);
+    };
+    if (signal?.aborted) {
+      failOpen(abortError(signal));
+      return;
+    }
+    const resolved = resolveOptions({ ...options.client, protocols });
+    const pending = openHandshake(target, resolved);
+    this.#abortHandshake = (reason) => pending.abort(reason);
+    const onAbort = (): void => pending.abort(new ClientError(ClientErrorCode.Aborted, "the handshake was aborted"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    pending.promise.then(
+      (handshake) => {
+        signal?.removeEventListener("abort", onAbort);
+        this.#abortHandshake = null;
+        const connection = new Connection(handshake, resolved);
+        this.#connection = connection;
+        const { readable, writable } = this.#streams(connection, resolved.highWaterMark);
+        connection.closed.then((info) => {
+          if (info.wasClean) resolveClosed({ closeCode: info.code, reason: info.reason });
+          else rejectClosed(closeError(info));
+        }, rejectClosed);
+        resolveOpened({ readable, writable, extensions: connection.extensions, protocol: connection.protocol });
+        const requested = this.#closeRequested;
+        if (requested !== null) void connection.close(requested.code, requested.reason);
+        connection.start();
+      },
+      (error: Error) => {
+        signal?.removeEventListener("abort", onAbort);
+        this.#abortHandshake = null;
+        if (signal?.aborted) failOpen(abortError(signal));
+        else failOpen(new WebSocketStreamError(`the WebSocket connection could not be established: ${error.message}`, { cause: error }));
+      },
+    );
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  /**
+   * Starts the closing handshake with `closeCode` (1000 or 3000-4999) and `reason` (at most 123
+   * UTF-8 bytes); before the connection opened, fails the handshake.
+   */
+  close(closeInfo: WebSocketCloseInfo = {}): void {
+    const { code, reason } = checkCloseInfo(closeInfo);
+    const connection = this.#connection;
+    if (connection !== null) {
+      void connection.close(code, reason);
+      return;
+    }
+    if (this.#abortHandshake !== null) {
+      this.#closeRequested = { code, reason };
+      this.#abortHandshake(new ClientError(ClientErrorCode.Aborted, "close() was called before the connection opened"));
+    }
+  }
+
+  #streams(connection: Connection, highWaterMark: number): Omit<WebSocketOpenInfo, "extensions" | "protocol"> {
+    let controller!: ReadableStreamDefaultController<string | Uint8Array>;
+    const readable = new ReadableStream<string | Uint8Array>(
+      {
+        start(c) {
+          controller = c;
+        },
+        // A pull means the queue has room again: read from the socket.
+        pull() {
+          connection.setReadPaused(false);
+        },
+        cancel(reason) {
+          const { code, reason: text } = closeInfoFromReason(reason);
+          void connection.close(code, text);
+        },
+      },
+      { highWaterMark: 1 },
+    );
+    const onMessage = (data: Message, isBinary: boolean): void => {
+      controller.enqueue(isBinary ? new Uint8Array((data as Buffer).buffer, (data as Buffer).byteOffset, data.length) : data);
+      // The queue is full: stop reading, so TCP pushes back on the server.
+      if ((controller.desiredSize ?? 0) <= 0) connection.setReadPaused(true);
+    };
+    connection.on("message", onMessage);
+    connection.setReadPaused(true);
+    connection.closed.then((info) => {
+      connection.off("message", onMessage);
+      try {
+        if (info.wasClean) controller.close();
+        else controller.error(closeError(info));
+      } catch {
+        // Already cancelled.
+      }
+    }, () => {});
+
+    const writable = new WritableStream<string | BufferSource>({
+      async write(chunk) {
+        if (connection.readyState !== Connection.OPEN) throw new DOMException("the connection is closing", "InvalidStateError");
+        if (typeof chunk === "string") connection.send(chunk);
+        else if (ArrayBuffer.isView(chunk)) {
+          // Copied: the caller may reuse its buffer once the write resolved.
+          connection.send(Buffer.from(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), { binary: true });
+        } else if (chunk instanceof ArrayBuffer || Object.prototype.toString.call(chunk) === "[object SharedArrayBuffer]") {
+          connection.send(Buffer.from(new Uint8Array(chunk as ArrayBuffer)), { binary: true });
+        } else throw new TypeError("a WebSocketStream writes strings and BufferSources");
+        if (connection.bufferedAmount >= highWaterMark) await connection.drain();
+      },
+      close() {
+        void connection.close();
+      },
+      abort(reason) {
+        const { code, reason: text } = closeInfoFromReason(reason);
+        void connection.close(code, text);
+      },
+    });
+    return { readable, writable };
+  }
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException("the WebSocket handshake was aborted", "AbortError");
+}
+
+function closeError(info: CloseInfo): WebSocketStreamError {
+  return new WebSocketStreamError(info.error?.message ?? "the connection was not closed cleanly", {
+    closeCode: info.code,
+    reason: info.reason,
+    cause: info.error,
+  });
+}
+
+/** A `WebSocketError`-like reason (with `closeCode`) closes with its code; anything else without one. */
+function closeInfoFromReason(reason: unknown): { code?: number; reason?: string } {
+  if (reason !== null && typeof reason === "object" && "closeCode" in reason) {
+    try {
+      const r = reason as { closeCode?: number; reason?: string };
+      return checkCloseInfo({ closeCode: r.closeCode, reason: r.reason });
+    } catch {
+      return {};
+    }
+  }
+  return {};
+}
+
+function checkCloseInfo(info: WebSocketCloseInfo): { code?: number; reason?: string } {
+  const code = info.closeCode;
+  const reason = info.reason === undefined ? undefined : String(info.reason);
+  if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999 || !Number.isInteger(code))) {
+    throw new DOMException(`close code must be 1000 or 3000-4999, got ${code}`, "InvalidAccessError");
+  }
+  if (reason !== undefined && Buffer.byteLength(reason) > 123) {
+    throw new DOMException("the close reason must be at most 123 UTF-8 bytes", "SyntaxError");
+  }
+  // A reason with no code closes with 1000, as the standard says.
+  return { code: code ?? (reason ? 1000 : undefined), reason };
+}

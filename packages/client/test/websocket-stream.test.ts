@@ -1,0 +1,239 @@
+// WebSocketStream, written from the WHATWG WebSocketStream explainer: opened/closed, close(),
+// signal, the readable and writable sides, and receive backpressure, against ws's server on
+// 127.0.0.1, port 0.
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
+import { WebSocketStream } from "../src/index.js";
+
+let wss: WebSocketServer | undefined;
+afterEach(async () => {
+  for (const client of wss?.clients ?? []) client.terminate();
+  await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
+  wss = undefined;
+});
+
+async function serve(onConnection: (ws: ServerSocket) => void, options: object = {}): Promise<string> {
+  wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false, ...options });
+  wss.on("connection", onConnection);
+  await new Promise((resolve) => wss!.once("listening", resolve));
+  return `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+}
+
+const echo = (ws: ServerSocket): void => {
+  ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+};
+
+describe("WebSocketStream constructor", () => {
+  it("throws a SyntaxError for a bad URL, a fragment, a bad scheme, a repeated protocol", () => {
+    for (const url of ["not a url", "ws://x/#frag", "ftp://x/"]) {
+      expect(() => new WebSocketStream(url)).toThrow(expect.objectContaining({ name: "SyntaxError" }));
+    }
+    expect(() => new WebSocketStream("ws://x/", { protocols: ["a", "a"] })).toThrow(
+      expect.objectContaining({ name: "SyntaxError" }),
+    );
+  });
+
+  it("maps http: to ws: in url", () => {
+    const stream = new WebSocketStream("http://127.0.0.1:1/p", { signal: AbortSignal.abort() });
+    expect(stream.url).toBe("ws://127.0.0.1:1/p");
+  });
+
+  it("an already aborted signal rejects opened and closed with its reason", async () => {
+    const stream = new WebSocketStream("ws://127.0.0.1:1/", { signal: AbortSignal.abort() });
+    await expect(stream.opened).rejects.toMatchObject({ name: "AbortError" });
+    await expect(stream.closed).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("aborting the signal during the handshake rejects opened and closed", async () => {
+    const url = await serve(() => {}, { verifyClient: (_: unknown, cb: (ok: boolean) => void) => setTimeout(() => cb(true), 2000) });
+    const controller = new AbortController();
+    const stream = new WebSocketStream(url, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await expect(stream.opened).rejects.toMatchObject({ name: "AbortError" });
+    await expect(stream.closed).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("a failing handshake rejects opened and closed", async () => {
+    const url = await serve(() => {}, { verifyClient: () => false });
+    const stream = new WebSocketStream(url);
+    await expect(stream.opened).rejects.toMatchObject({ name: "WebSocketError" });
+    await expect(stream.closed).rejects.toMatchObject({ name: "WebSocketError", closeCode: 1006 });
+  });
+});
+
+describe("WebSocketStream opened", () => {
+  it("resolves with readable, writable, protocol and extensions", async () => {
+    const url = await serve(echo, { handleProtocols: (set: Set<string>) => [...set][1] });
+    const stream = new WebSocketStream(url, { protocols: ["a", "b"] });
+    const { readable, writable, protocol, extensions } = await stream.opened;
+    expect(readable).toBeInstanceOf(ReadableStream);
+    expect(writable).toBeInstanceOf(WritableStream);
+    expect(protocol).toBe("b");
+    expect(extensions).toBe("");
+    stream.close();
+    await stream.closed;
+  });
+
+  it("echoes strings as strings and BufferSources as Uint8Array", async () => {
+    const url = await serve(echo);
+    const stream = new WebSocketStream(url);
+    const { readable, writable } = await stream.opened;
+    const writer = writable.getWriter();
+    const reader = readable.getReader();
+    await writer.write("héllo");
+    await writer.write(new Uint8Array([1, 2, 3]));
+    await writer.write(new Uint16Array([0x0102]).buffer);
+    await writer.write(new DataView(new Uint8Array([9, 8]).buffer));
+    expect((await reader.read()).value).toBe("héllo");
+    const bin = (await reader.read()).value;
+    expect(bin).toBeInstanceOf(Uint8Array);
+    expect([...(bin as Uint8Array)]).toEqual([1, 2, 3]);
+    expect([...((await reader.read()).value as Uint8Array)]).toEqual([2, 1]);
+    expect([...((await reader.read()).value as Uint8Array)]).toEqual([9, 8]);
+    await expect(writer.write(42 as unknown as string)).rejects.toThrow(TypeError);
+    stream.close();
+  });
+});
+
+describe("WebSocketStream closing", () => {
+  it("close({closeCode, reason}) sends them and closed resolves with the server's", async () => {
+    let seen!: Promise<[number, string]>;
+    const url = await serve((ws) => {
+      seen = new Promise((resolve) => ws.on("close", (code, reason) => resolve([code, reason.toString()])));
+    });
+    const stream = new WebSocketStream(url);
+    await stream.opened;
+    stream.close({ closeCode: 3001, reason: "bye" });
+    await expect(stream.closed).resolves.toEqual({ closeCode: 3001, reason: "bye" });
+    expect(await seen).toEqual([3001, "bye"]);
+  });
+
+  it("close() checks the code and the reason", async () => {
+    const url = await serve(echo);
+    const stream = new WebSocketStream(url);
+    await stream.opened;
+    expect(() => stream.close({ closeCode: 1001 })).toThrow(expect.objectContaining({ name: "InvalidAccessError" }));
+    expect(() => stream.close({ closeCode: 1000, reason: "x".repeat(124) })).toThrow(
+      expect.objectContaining({ name: "SyntaxError" }),
+    );
+    stream.close({ reason: "only a reason" });
+    await expect(stream.closed).resolves.toEqual({ closeCode: 1000, reason: "only a reason" });
+  });
+
+  it("the server's close closes the readable and resolves closed", async () => {
+    const url = await serve((ws) => {
+      ws.send("last");
+      ws.close(4000, "server done");
+    });
+    const stream = new WebSocketStream(url);
+    const { readable } = await stream.opened;
+    const chunks: unknown[] = [];
+    for await (const chunk of readable) chunks.push(chunk);
+    expect(chunks).toEqual(["last"]);
+    await expect(stream.closed).resolves.toEqual({ closeCode: 4000, reason: "server done" });
+  });
+
+  it("an unclean end errors the readable and rejects closed with code 1006", async () => {
+    const url = await serve((ws) => setTimeout(() => ws.terminate(), 20));
+    const stream = new WebSocketStream(url);
+    const { readable } = await stream.opened;
+    await expect(readable.getReader().read()).rejects.toMatchObject({ closeCode: 1006 });
+    await expect(stream.closed).rejects.toMatchObject({ name: "WebSocketError", closeCode: 1006 });
+  });
+
+  it("cancelling the readable closes the connection, with a WebSocketError-like reason's code", async () => {
+    let seen!: Promise<number>;
+    const url = await serve((ws) => {
+      seen = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
+    });
+    const stream = new WebSocketStream(url);
+    const { readable } = await stream.opened;
+    await readable.cancel({ closeCode: 4001, reason: "cancelled" });
+    await expect(stream.closed).resolves.toEqual({ closeCode: 4001, reason: "cancelled" });
+    expect(await seen).toBe(4001);
+  });
+
+  it("aborting the writable closes the connection", async () => {
+    const url = await serve(() => {});
+    const stream = new WebSocketStream(url);
+    const { writable } = await stream.opened;
+    await writable.abort(new Error("no code"));
+    await expect(stream.closed).resolves.toEqual({ closeCode: 1005, reason: "" });
+  });
+
+  it("closing the writable closes the connection", async () => {
+    const url = await serve(() => {});
+    const stream = new WebSocketStream(url);
+    const { writable } = await stream.opened;
+    await writable.close();
+    await expect(stream.closed).resolves.toMatchObject({ closeCode: 1005 });
+  });
+
+  it("close() before opened fails the handshake", async () => {
+    const url = await serve(() => {}, { verifyClient: (_: unknown, cb: (ok: boolean) => void) => setTimeout(() => cb(true), 500) });
+    const stream = new WebSocketStream(url);
+    stream.close();
+    await expect(stream.opened).rejects.toBeDefined();
+    await expect(stream.closed).rejects.toBeDefined();
+  });
+});
+
+describe("WebSocketStream backpressure", () => {
+  it("receive: a consumer that does not read makes the server's buffer back up; reading drains it with no loss", async () => {
+    const CHUNK = 256 * 1024;
+    const COUNT = 64; // 16 MiB
+    let server!: ServerSocket;
+    const url = await serve((ws) => {
+      server = ws;
+      for (let i = 0; i < COUNT; i++) ws.send(Buffer.alloc(CHUNK, i));
+    });
+    const stream = new WebSocketStream(url);
+    const { readable } = await stream.opened;
+    // Give the client every chance to read ahead; it must not.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Socket buffers on loopback hold a few MiB at most: most of the 16 MiB stays on the server.
+    expect(server.bufferedAmount).toBeGreaterThan(8 * 1024 * 1024);
+    const reader = readable.getReader();
+    let received = 0;
+    for (let i = 0; i < COUNT; i++) {
+      const { value, done } = await reader.read();
+      expect(done).toBe(false);
+      const bytes = value as Uint8Array;
+      expect(bytes.length).toBe(CHUNK);
+      expect(bytes[0]).toBe(i);
+      expect(bytes[CHUNK - 1]).toBe(i);
+      received += bytes.length;
+    }
+    expect(received).toBe(CHUNK * COUNT);
+    expect(server.bufferedAmount).toBe(0);
+    stream.close();
+    await stream.closed;
+  });
+
+  it("send: writes wait while the server does not read", async () => {
+    let serverSocket: { pause(): void; resume(): void } | undefined;
+    const url = await serve((ws) => {
+      serverSocket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      serverSocket.pause();
+    });
+    const stream = new WebSocketStream(url);
+    const { writable } = await stream.opened;
+    const writer = writable.getWriter();
+    const chunk = new Uint8Array(1024 * 1024);
+    let written = 0;
+    const writing = (async () => {
+      for (let i = 0; i < 64; i++) {
+        await writer.write(chunk);
+        written++;
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(written).toBeLessThan(64);
+    serverSocket!.resume();
+    await writing;
+    expect(written).toBe(64);
+    stream.close();
+    await stream.closed;
+  });
+});
