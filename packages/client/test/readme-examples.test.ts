@@ -56,6 +56,10 @@ describe("README examples", () => {
     expect(blocks.some((block) => block.includes("new WebSocket("))).toBe(true);
   });
 
+  it("include the WebSocketStream example as a ts block", () => {
+    expect(blocks.some((block) => block.includes("new WebSocketStream("))).toBe(true);
+  });
+
   it("compile under strict TypeScript with no errors", () => {
     expect(errors.slice(0, blocks.length)).toEqual(blocks.map(() => []));
   });
