@@ -18,7 +18,7 @@ function compile(sources: string[]): string[][] {
   const dir = mkdtempSync(join(tmpdir(), "ws-readme-"));
   try {
     const files = sources.map((code, index) => {
-      const file = join(dir, `example${index}.ts`);
+      const file = join(dir, `example${index}.mts`); // ES modules: examples may use top-level await
       writeFileSync(file, code);
       return file;
     });
