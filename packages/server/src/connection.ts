@@ -14,6 +14,7 @@ import type { PerMessageDeflate } from "@ws/codec/deflate";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
 import type { PreparedMessage } from "./broadcast.js";
+import type { TopicRegistry } from "./topics.js";
 
 /** WHATWG `WebSocket.readyState` values. A server connection starts OPEN. */
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -66,12 +67,15 @@ export interface ConnectionInit<T> {
   compression: PerMessageDeflate | null;
   /** Called once, after `close` is emitted. */
   onClosed?: (conn: Connection<T>) => void;
+  /** The server's topics, for `subscribe`; without it subscriptions are tracked on the connection only. */
+  topics?: TopicRegistry<T>;
 }
 
 /** One iterated message: text as a string, binary as a Buffer. */
 export type IteratedMessage = string | Buffer;
 
 const EMPTY = Buffer.alloc(0);
+const NO_TOPICS: ReadonlySet<string> = new Set();
 /** Bytes charged per message held for the iterator, so that floods of empty messages are bounded too. */
 const MESSAGE_OVERHEAD = 64;
 
@@ -133,6 +137,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private readonly compression: PerMessageDeflate | null;
   private readonly settings: ConnectionSettings;
   private readonly onClosed: ((conn: Connection<T>) => void) | undefined;
+  private readonly registry: TopicRegistry<T> | null;
+  /** Allocated on the first subscribe: most connections of many servers never subscribe. */
+  private subscriptions: Set<string> | null = null;
   private state: ReadyState = ReadyState.OPEN;
   private corked = false;
   private needDrain = false;
@@ -186,6 +193,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     this.compression = init.compression;
     this.settings = settings;
     this.onClosed = init.onClosed;
+    this.registry = init.topics ?? null;
     this.protocolCore = new Protocol(
       {
         role: "server",
@@ -307,21 +315,55 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /**
+   * Joins a topic, so that `server.publish(topic, …)` reaches this connection. Returns false when
+   * already subscribed or once the connection is closing (a closing connection joins nothing).
+   */
+  subscribe(topic: string): boolean {
+    if (typeof topic !== "string") throw new TypeError("a topic is a string");
+    if (this.state !== ReadyState.OPEN) return false;
+    const subscriptions = (this.subscriptions ??= new Set());
+    if (subscriptions.has(topic)) return false;
+    subscriptions.add(topic);
+    this.registry?.add(topic, this);
+    return true;
+  }
+
+  /** Leaves a topic. Returns false when not subscribed to it. */
+  unsubscribe(topic: string): boolean {
+    if (this.subscriptions === null || !this.subscriptions.delete(topic)) return false;
+    this.registry?.remove(topic, this);
+    return true;
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this.subscriptions?.has(topic) ?? false;
+  }
+
+  /**
+   * The topics this connection is in. After it closes it has left them all on the server, but this
+   * still lists them during and after `close`, so a handler can tell the rooms it left.
+   */
+  get topics(): ReadonlySet<string> {
+    return this.subscriptions ?? NO_TOPICS;
+  }
+
+  /**
    * Sends a message framed (and compressed) once for many connections; see
    * `WebSocketServer.prepare`. The shared frame is used uncompressed below the compression
    * threshold, compressed where this connection compresses without context takeover, and this
    * falls back to `send` where the frame cannot be shared (compression with context takeover, a
-   * stream in progress).
+   * stream in progress). `compress` is `send`'s option of the same name.
    */
-  sendPrepared(message: PreparedMessage): boolean {
+  sendPrepared(message: PreparedMessage, compress?: boolean): boolean {
     const length = message.payload.length;
     const compression = this.compression;
     let frame: Uint8Array[];
-    if (this.streaming) return this.send(message.payload, { binary: message.isBinary });
-    if (compression === null || length < compression.threshold) frame = message.frame();
-    else {
+    if (this.streaming) return this.send(message.payload, { binary: message.isBinary, compress });
+    if (compression === null || compress === false || (compress === undefined && length < compression.threshold)) {
+      frame = message.frame();
+    } else {
       const settings = compression.standaloneSettings;
-      if (settings === null) return this.send(message.payload, { binary: message.isBinary });
+      if (settings === null) return this.send(message.payload, { binary: message.isBinary, compress });
       frame = message.compressedFrame(settings);
     }
     if (!this.admit(length)) return false;
@@ -680,6 +722,10 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       const waiter = this.waiter;
       this.waiter = null;
       waiter({ value: undefined, done: true });
+    }
+    // Leave every topic before `close` is emitted, so that its handlers see the counts without it.
+    if (this.subscriptions !== null && this.registry !== null) {
+      for (const topic of this.subscriptions) this.registry.remove(topic, this);
     }
     this.emit("close", this.closeCode, this.closeReason);
     this.onClosed?.(this);
