@@ -5,10 +5,9 @@ import {
   decodeBrokerMessage,
   encodeBrokerMessage,
   type Broker,
-  type Connection,
   type WebSocketServerError,
 } from "../src/index.js";
-import { RawClient, once, startServer, until } from "./helpers.js";
+import { startServerWithPeers, until } from "./helpers.js";
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -45,16 +44,8 @@ class MemoryHub {
   }
 }
 
-async function serverWith(broker: Broker) {
-  const server = await startServer({ broker });
-  cleanup.push(() => server.close({ timeout: 500 }));
-  const connect = async (): Promise<{ client: RawClient; conn: Connection }> => {
-    const next = once<[Connection]>(server, "connection");
-    const client = await RawClient.connect(server.port);
-    cleanup.push(() => client.destroy());
-    return { client, conn: (await next)[0] };
-  };
-  return { server, connect };
+function serverWith(broker: Broker) {
+  return startServerWithPeers(cleanup, { broker });
 }
 
 describe("broker wire format", () => {

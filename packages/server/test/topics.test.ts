@@ -1,8 +1,7 @@
 // Topics: subscribe/unsubscribe on connections, server.publish fan-out, compression and backpressure.
 import { constants, inflateRawSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Connection } from "../src/index.js";
-import { OP, RawClient, delay, once, startServer, until, type ConnectOptions } from "./helpers.js";
+import { OP, delay, once, startServerWithPeers, until, type startServer } from "./helpers.js";
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -14,16 +13,8 @@ function inflate(data: Buffer): Buffer {
   return inflateRawSync(Buffer.concat([data, TAIL]), { finishFlush: constants.Z_SYNC_FLUSH });
 }
 
-async function setup(options: Parameters<typeof startServer>[0] = {}) {
-  const server = await startServer(options);
-  cleanup.push(() => server.close({ timeout: 500 }));
-  const connect = async (connectOptions: ConnectOptions = {}): Promise<{ client: RawClient; conn: Connection }> => {
-    const next = once<[Connection]>(server, "connection");
-    const client = await RawClient.connect(server.port, connectOptions);
-    cleanup.push(() => client.destroy());
-    return { client, conn: (await next)[0] };
-  };
-  return { server, connect };
+function setup(options: Parameters<typeof startServer>[0] = {}) {
+  return startServerWithPeers(cleanup, options);
 }
 
 describe("topics", () => {
