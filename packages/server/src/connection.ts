@@ -43,8 +43,16 @@ export interface ConnectionEvents {
   drain: [];
 }
 
-/** Settings a connection takes from its server's resolved options. */
-export type ConnectionSettings = Pick<
+/** Traffic totals of a server's connections, for `server.stats()`: plain increments, shared by all. */
+export interface TrafficCounters {
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+/** Settings a connection takes from its server's resolved options, and the counters it adds to. */
+export type ConnectionSettings = { counters?: TrafficCounters } & Pick<
   ResolvedOptions<unknown>,
   | "maxPayload"
   | "maxFragments"
@@ -305,6 +313,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     const bytes = toBytes(data);
     const isBinary = options?.binary ?? typeof data !== "string";
     if (!this.admit(bytes.length)) return false;
+    if (this.settings.counters !== undefined) this.settings.counters.messagesOut++;
     if (this.streaming) {
       (this.held ??= []).push({ bytes, isBinary, compress: options?.compress });
       this.heldBytes += bytes.length + QUEUE_ENTRY_OVERHEAD;
@@ -367,6 +376,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       frame = message.compressedFrame(settings);
     }
     if (!this.admit(length)) return false;
+    if (this.settings.counters !== undefined) this.settings.counters.messagesOut++;
     this.protocolCore.sendFrame(frame, length);
     return !this.needDrain;
   }
@@ -574,6 +584,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   writeChunks(chunks: Uint8Array[]): void {
     const socket = this.socket;
     if (socket.destroyed) return;
+    const counters = this.settings.counters;
+    if (counters !== undefined) for (const chunk of chunks) counters.bytesOut += chunk.length;
     if (!this.corked) {
       // Frames written in the same tick leave in one writev (header and payload together).
       this.corked = true;
@@ -679,6 +691,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   /** @internal Bytes read from the socket. */
   receiveData(chunk: Uint8Array): void {
     this.heard = true;
+    if (this.settings.counters !== undefined) this.settings.counters.bytesIn += chunk.length;
     this.protocolCore.receive(chunk);
     // With writes this tick, `uncork` checks once they went to the socket; without, sends may
     // still wait behind compression.
@@ -734,6 +747,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   /** @internal A whole message arrived. */
   receiveMessage(data: Uint8Array, isBinary: boolean): void {
     this.active = true;
+    if (this.settings.counters !== undefined) this.settings.counters.messagesIn++;
     const buffer = toBuffer(data);
     if (this.iterating) {
       const value = isBinary ? buffer : buffer.toString("utf8");

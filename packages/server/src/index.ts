@@ -1,4 +1,4 @@
-export { WebSocketServer, createServer, type CloseOptions, type PublishOptions, type ServerEvents } from "./server.js";
+export { WebSocketServer, createServer, type CloseOptions, type PublishOptions, type ServerEvents, type ServerStats } from "./server.js";
 export {
   BROKER_WIRE_VERSION,
   decodeBrokerMessage,

@@ -40,6 +40,26 @@ export interface ServerEvents<T> {
   close: [];
 }
 
+/** What `server.stats()` returns: totals since the server started, and what is held now. */
+export interface ServerStats {
+  connections: number;
+  /** Topics with at least one local subscriber. */
+  topics: number;
+  /** Connection-topic pairs. */
+  subscriptions: number;
+  /** Bytes read from and written to connections' sockets after their handshakes (frames). */
+  bytesIn: number;
+  bytesOut: number;
+  /** Whole messages received, and messages queued on connections (a publish to 3 subscribers counts 3). */
+  messagesIn: number;
+  messagesOut: number;
+  /** `server.publish` calls, and messages from other servers delivered here through the broker. */
+  published: number;
+  fromBroker: number;
+  /** The sum of every connection's `bufferedAmount` now. */
+  bufferedAmount: number;
+}
+
 export interface PublishOptions<T> {
   /** Send bytes as text or a string as binary. Default: strings are text, bytes binary. */
   binary?: boolean;
@@ -88,6 +108,9 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   readonly id: string = randomUUID();
   private readonly broker: Broker | null;
   private readonly registry: TopicRegistry<T>;
+  private readonly counters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+  private published = 0;
+  private fromBroker = 0;
 
   constructor(options: ServerOptions<T>, onConnection?: UpgradeCallback<T>) {
     super();
@@ -107,6 +130,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       pongTimeout: resolved.pongTimeout,
       idleTimeout: resolved.idleTimeout,
       closeTimeout: resolved.closeTimeout,
+      counters: this.counters,
     };
     this.heartbeat = new Heartbeat(this.clients, resolved);
     const broker = options.broker ?? null;
@@ -237,6 +261,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     if (typeof topic !== "string") throw new TypeError("a topic is a string");
     const message = data instanceof PreparedMessage ? data : new PreparedMessage(data, options);
     const compress = options?.compress;
+    this.published++;
     const sent = this.deliver(topic, message, compress, options?.except);
     if (this.broker !== null && this.closing === null) {
       const bytes = encodeBrokerMessage({ origin: this.id, isBinary: message.isBinary, compress, payload: message.payload });
@@ -248,6 +273,21 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   /** How many local connections are subscribed to `topic`. */
   subscriberCount(topic: string): number {
     return this.registry.count(topic);
+  }
+
+  /** Counts of connections, subscriptions, traffic and queued bytes (the last one walks the connections). */
+  stats(): ServerStats {
+    let bufferedAmount = 0;
+    for (const conn of this.clients) bufferedAmount += conn.bufferedAmount;
+    return {
+      connections: this.clients.size,
+      topics: this.registry.topicCount,
+      subscriptions: this.registry.subscriptions,
+      ...this.counters,
+      published: this.published,
+      fromBroker: this.fromBroker,
+      bufferedAmount,
+    };
   }
 
   /** The topics with at least one local subscriber. */
@@ -325,6 +365,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     }
     // Delivered locally when it was published: the copy coming back is not sent twice.
     if (message.origin === this.id) return;
+    this.fromBroker++;
     this.deliver(topic, new PreparedMessage(message.payload, { binary: message.isBinary }), message.compress, undefined);
   }
 

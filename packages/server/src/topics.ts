@@ -13,6 +13,8 @@ export interface TopicHooks {
  */
 export class TopicRegistry<T> {
   private readonly subscribers = new Map<string, Set<Connection<T>>>();
+  /** Connection-topic pairs, over all topics. */
+  subscriptions = 0;
 
   constructor(private readonly hooks: TopicHooks | null = null) {}
 
@@ -22,15 +24,19 @@ export class TopicRegistry<T> {
       set = new Set();
       this.subscribers.set(topic, set);
       set.add(conn);
+      this.subscriptions++;
       this.hooks?.first(topic);
       return;
     }
+    const before = set.size;
     set.add(conn);
+    this.subscriptions += set.size - before;
   }
 
   remove(topic: string, conn: Connection<T>): void {
     const set = this.subscribers.get(topic);
     if (set === undefined || !set.delete(conn)) return;
+    this.subscriptions--;
     if (set.size === 0) {
       this.subscribers.delete(topic);
       this.hooks?.last(topic);
@@ -43,6 +49,10 @@ export class TopicRegistry<T> {
 
   count(topic: string): number {
     return this.subscribers.get(topic)?.size ?? 0;
+  }
+
+  get topicCount(): number {
+    return this.subscribers.size;
   }
 
   topics(): string[] {

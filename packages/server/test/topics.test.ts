@@ -174,3 +174,28 @@ describe("topics", () => {
     expect(server.subscriberCount("t")).toBe(1);
   });
 });
+
+describe("server.stats()", () => {
+  it("counts connections, subscriptions, traffic and publishes", async () => {
+    const { server, connect } = await setup();
+    const a = await connect();
+    const b = await connect();
+    a.conn.subscribe("x");
+    a.conn.subscribe("y");
+    b.conn.subscribe("y");
+    const received = new Promise((resolve) => a.conn.once("message", resolve));
+    a.client.sendFrame({ opcode: OP.text, payload: "hello" });
+    await received;
+    expect(server.publish("y", "to both")).toBe(2);
+    a.conn.send("direct");
+    const stats = server.stats();
+    expect(stats).toMatchObject({ connections: 2, topics: 2, subscriptions: 3, messagesIn: 1, messagesOut: 3, published: 1, fromBroker: 0 });
+    // "hello" masked: 2 header + 4 mask + 5 payload bytes; out: two 9-byte frames and one 8-byte one.
+    expect(stats.bytesIn).toBe(11);
+    expect(stats.bytesOut).toBe(9 + 9 + 8);
+    expect(stats.bufferedAmount).toBeGreaterThanOrEqual(0);
+    b.client.destroy();
+    await until(() => server.stats().connections === 1);
+    expect(server.stats().subscriptions).toBe(2);
+  });
+});
