@@ -17,6 +17,17 @@ function setup(options: Parameters<typeof startServer>[0] = {}) {
   return startServerWithPeers(cleanup, options);
 }
 
+/** One connected peer per entry, subscribed to that entry's topics. */
+async function peersIn(connect: Awaited<ReturnType<typeof setup>>["connect"], topics: string[][]) {
+  const peers = [];
+  for (const list of topics) {
+    const peer = await connect();
+    for (const topic of list) peer.conn.subscribe(topic);
+    peers.push(peer);
+  }
+  return peers as [(typeof peers)[number], (typeof peers)[number]];
+}
+
 describe("topics", () => {
   it("tracks subscriptions on the connection and the server", async () => {
     const { server, connect } = await setup();
@@ -71,11 +82,7 @@ describe("topics", () => {
 
   it("leaves every topic when a connection closes, and still lists them in its close handler", async () => {
     const { server, connect } = await setup();
-    const a = await connect();
-    const b = await connect();
-    a.conn.subscribe("x");
-    a.conn.subscribe("y");
-    b.conn.subscribe("y");
+    const [a, b] = await peersIn(connect, [["x", "y"], ["y"]]);
     let seen: string[] = [];
     let countInHandler = -1;
     a.conn.on("close", () => {
@@ -178,11 +185,7 @@ describe("topics", () => {
 describe("server.stats()", () => {
   it("counts connections, subscriptions, traffic and publishes", async () => {
     const { server, connect } = await setup();
-    const a = await connect();
-    const b = await connect();
-    a.conn.subscribe("x");
-    a.conn.subscribe("y");
-    b.conn.subscribe("y");
+    const [a, b] = await peersIn(connect, [["x", "y"], ["y"]]);
     const received = new Promise((resolve) => a.conn.once("message", resolve));
     a.client.sendFrame({ opcode: OP.text, payload: "hello" });
     await received;
