@@ -48,6 +48,11 @@ export interface BroadcastOptions<T> {
   /** Only connections for which this returns true. */
   filter?: (conn: Connection<T>) => boolean;
   binary?: boolean;
+  /**
+   * Compress where permessage-deflate was negotiated: true even below its threshold, false never.
+   * Default: at least the threshold. Done once per distinct zlib setting, as `PreparedMessage` says.
+   */
+  compress?: boolean;
 }
 
 export interface BroadcastResult {
@@ -66,6 +71,7 @@ export function broadcast<T>(
   const message = data instanceof PreparedMessage ? data : new PreparedMessage(data, options);
   const except = options?.except;
   const filter = options?.filter;
+  const compress = options?.compress;
   let sent = 0;
   let skipped = 0;
   for (const conn of clients) {
@@ -76,7 +82,7 @@ export function broadcast<T>(
       continue;
     }
     try {
-      conn.sendPrepared(message);
+      conn.sendPrepared(message, compress);
       if (conn.readyState === 1) sent++;
       else skipped++;
     } catch {

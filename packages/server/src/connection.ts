@@ -14,6 +14,7 @@ import type { PerMessageDeflate } from "@ws/codec/deflate";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
 import type { PreparedMessage } from "./broadcast.js";
+import type { TopicRegistry } from "./topics.js";
 
 /** WHATWG `WebSocket.readyState` values. A server connection starts OPEN. */
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -42,8 +43,16 @@ export interface ConnectionEvents {
   drain: [];
 }
 
-/** Settings a connection takes from its server's resolved options. */
-export type ConnectionSettings = Pick<
+/** Traffic totals of a server's connections, for `server.stats()`: plain increments, shared by all. */
+export interface TrafficCounters {
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+/** Settings a connection takes from its server's resolved options, and the counters it adds to. */
+export type ConnectionSettings = { counters?: TrafficCounters } & Pick<
   ResolvedOptions<unknown>,
   | "maxPayload"
   | "maxFragments"
@@ -66,12 +75,15 @@ export interface ConnectionInit<T> {
   compression: PerMessageDeflate | null;
   /** Called once, after `close` is emitted. */
   onClosed?: (conn: Connection<T>) => void;
+  /** The server's topics, for `subscribe`; without it subscriptions are tracked on the connection only. */
+  topics?: TopicRegistry<T>;
 }
 
 /** One iterated message: text as a string, binary as a Buffer. */
 export type IteratedMessage = string | Buffer;
 
 const EMPTY = Buffer.alloc(0);
+const NO_TOPICS: ReadonlySet<string> = new Set();
 /** Bytes charged per message held for the iterator, so that floods of empty messages are bounded too. */
 const MESSAGE_OVERHEAD = 64;
 
@@ -133,6 +145,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private readonly compression: PerMessageDeflate | null;
   private readonly settings: ConnectionSettings;
   private readonly onClosed: ((conn: Connection<T>) => void) | undefined;
+  private readonly registry: TopicRegistry<T> | null;
+  /** Allocated on the first subscribe: most connections of many servers never subscribe. */
+  private subscriptions: Set<string> | null = null;
   private state: ReadyState = ReadyState.OPEN;
   private corked = false;
   private needDrain = false;
@@ -186,6 +201,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     this.compression = init.compression;
     this.settings = settings;
     this.onClosed = init.onClosed;
+    this.registry = init.topics ?? null;
     this.protocolCore = new Protocol(
       {
         role: "server",
@@ -297,6 +313,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     const bytes = toBytes(data);
     const isBinary = options?.binary ?? typeof data !== "string";
     if (!this.admit(bytes.length)) return false;
+    if (this.settings.counters !== undefined) this.settings.counters.messagesOut++;
     if (this.streaming) {
       (this.held ??= []).push({ bytes, isBinary, compress: options?.compress });
       this.heldBytes += bytes.length + QUEUE_ENTRY_OVERHEAD;
@@ -307,24 +324,59 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /**
+   * Joins a topic, so that `server.publish(topic, …)` reaches this connection. Returns false when
+   * already subscribed or once the connection is closing (a closing connection joins nothing).
+   */
+  subscribe(topic: string): boolean {
+    if (typeof topic !== "string") throw new TypeError("a topic is a string");
+    if (this.state !== ReadyState.OPEN) return false;
+    const subscriptions = (this.subscriptions ??= new Set());
+    if (subscriptions.has(topic)) return false;
+    subscriptions.add(topic);
+    this.registry?.add(topic, this);
+    return true;
+  }
+
+  /** Leaves a topic. Returns false when not subscribed to it. */
+  unsubscribe(topic: string): boolean {
+    if (this.subscriptions === null || !this.subscriptions.delete(topic)) return false;
+    this.registry?.remove(topic, this);
+    return true;
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this.subscriptions?.has(topic) ?? false;
+  }
+
+  /**
+   * The topics this connection is in. After it closes it has left them all on the server, but this
+   * still lists them during and after `close`, so a handler can tell the rooms it left.
+   */
+  get topics(): ReadonlySet<string> {
+    return this.subscriptions ?? NO_TOPICS;
+  }
+
+  /**
    * Sends a message framed (and compressed) once for many connections; see
    * `WebSocketServer.prepare`. The shared frame is used uncompressed below the compression
    * threshold, compressed where this connection compresses without context takeover, and this
    * falls back to `send` where the frame cannot be shared (compression with context takeover, a
-   * stream in progress).
+   * stream in progress). `compress` is `send`'s option of the same name.
    */
-  sendPrepared(message: PreparedMessage): boolean {
+  sendPrepared(message: PreparedMessage, compress?: boolean): boolean {
     const length = message.payload.length;
     const compression = this.compression;
     let frame: Uint8Array[];
-    if (this.streaming) return this.send(message.payload, { binary: message.isBinary });
-    if (compression === null || length < compression.threshold) frame = message.frame();
-    else {
+    if (this.streaming) return this.send(message.payload, { binary: message.isBinary, compress });
+    if (compression === null || compress === false || (compress === undefined && length < compression.threshold)) {
+      frame = message.frame();
+    } else {
       const settings = compression.standaloneSettings;
-      if (settings === null) return this.send(message.payload, { binary: message.isBinary });
+      if (settings === null) return this.send(message.payload, { binary: message.isBinary, compress });
       frame = message.compressedFrame(settings);
     }
     if (!this.admit(length)) return false;
+    if (this.settings.counters !== undefined) this.settings.counters.messagesOut++;
     this.protocolCore.sendFrame(frame, length);
     return !this.needDrain;
   }
@@ -532,6 +584,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   writeChunks(chunks: Uint8Array[]): void {
     const socket = this.socket;
     if (socket.destroyed) return;
+    const counters = this.settings.counters;
+    if (counters !== undefined) for (const chunk of chunks) counters.bytesOut += chunk.length;
     if (!this.corked) {
       // Frames written in the same tick leave in one writev (header and payload together).
       this.corked = true;
@@ -637,6 +691,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   /** @internal Bytes read from the socket. */
   receiveData(chunk: Uint8Array): void {
     this.heard = true;
+    if (this.settings.counters !== undefined) this.settings.counters.bytesIn += chunk.length;
     this.protocolCore.receive(chunk);
     // With writes this tick, `uncork` checks once they went to the socket; without, sends may
     // still wait behind compression.
@@ -681,6 +736,10 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       this.waiter = null;
       waiter({ value: undefined, done: true });
     }
+    // Leave every topic before `close` is emitted, so that its handlers see the counts without it.
+    if (this.subscriptions !== null && this.registry !== null) {
+      for (const topic of this.subscriptions) this.registry.remove(topic, this);
+    }
     this.emit("close", this.closeCode, this.closeReason);
     this.onClosed?.(this);
   }
@@ -688,6 +747,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   /** @internal A whole message arrived. */
   receiveMessage(data: Uint8Array, isBinary: boolean): void {
     this.active = true;
+    if (this.settings.counters !== undefined) this.settings.counters.messagesIn++;
     const buffer = toBuffer(data);
     if (this.iterating) {
       const value = isBinary ? buffer : buffer.toString("utf8");

@@ -20,6 +20,8 @@ export const ServerErrorCode = {
   HandshakeTimeout: "WS_ERR_HANDSHAKE_TIMEOUT",
   /** The TCP socket failed (reset, broken pipe...). */
   SocketError: "WS_ERR_SOCKET",
+  /** The broker failed (a call rejected, its connection was lost) or sent bytes that are not a message (`brokerError` event). */
+  BrokerFailed: "WS_ERR_BROKER",
   /** An argument that cannot be sent (wrong type, close code or reason). */
   InvalidArgument: "WS_ERR_INVALID_ARGUMENT",
 } as const;

@@ -1,4 +1,11 @@
-export { WebSocketServer, createServer, type CloseOptions, type ServerEvents } from "./server.js";
+export { WebSocketServer, createServer, type CloseOptions, type PublishOptions, type ServerEvents, type ServerStats } from "./server.js";
+export {
+  BROKER_WIRE_VERSION,
+  decodeBrokerMessage,
+  encodeBrokerMessage,
+  type Broker,
+  type BrokerMessage,
+} from "./broker.js";
 export {
   Connection,
   ReadyState,

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { PerMessageDeflateOptions } from "@ws/codec/deflate";
+import type { Broker } from "./broker.js";
 
 /** Extra response headers; entries whose value is undefined are left out. */
 export type HeadersInit = Record<string, string | string[] | undefined>;
@@ -109,6 +110,14 @@ export interface ServerOptions<T = unknown> {
   idleTimeout?: number;
   /** Milliseconds to wait for the peer's close frame (or TCP close) after ours; then destroy. Default 10,000. */
   closeTimeout?: number;
+
+  // --- scale-out ---
+  /**
+   * Shares topics with other servers through a pub/sub engine (e.g. `createRedisBroker` of
+   * `@ws/redis`): every `publish` also goes to the broker, and what other servers publish reaches
+   * this server's subscribers. The server closes it in `close()`.
+   */
+  broker?: Broker;
 }
 
 export interface ResolvedOptions<T> {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { Server as HttpsServer } from "node:https";
@@ -6,10 +7,12 @@ import type { Duplex } from "node:stream";
 import { computeAccept, buildUpgradeResponse, validateUpgradeRequest } from "@ws/codec/handshake";
 import { PerMessageDeflate, formatDeflateEntry, negotiateServer } from "@ws/codec/deflate";
 import { broadcast, PreparedMessage, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
+import { decodeBrokerMessage, encodeBrokerMessage, type Broker } from "./broker.js";
 import { Connection, type ConnectionSettings, type SendData } from "./connection.js";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import { Heartbeat } from "./heartbeat.js";
 import { resolveOptions, type HeadersInit, type ResolvedOptions, type ServerOptions, type UpgradeDecision } from "./options.js";
+import { TopicRegistry } from "./topics.js";
 import { headerCount, isReject, mergeHeaders, originAllowed, parseRequestTarget, rejectSocket } from "./upgrade.js";
 
 export interface ServerEvents<T> {
@@ -27,8 +30,43 @@ export interface ServerEvents<T> {
    * never arrived whole. Peers cause these at will, so they are never `error` events.
    */
   handshakeError: [error: WebSocketServerError, req: IncomingMessage | undefined];
+  /**
+   * The broker failed (`WS_ERR_BROKER`, the broker's error as `cause`): a publish, subscribe or
+   * unsubscribe rejected, its connection was lost, or a message on a channel was not ours. Local
+   * delivery goes on; what the broker guarantees meanwhile is its own to document.
+   */
+  brokerError: [error: WebSocketServerError];
   /** `close()` finished: no connection is left. */
   close: [];
+}
+
+/** What `server.stats()` returns: totals since the server started, and what is held now. */
+export interface ServerStats {
+  connections: number;
+  /** Topics with at least one local subscriber. */
+  topics: number;
+  /** Connection-topic pairs. */
+  subscriptions: number;
+  /** Bytes read from and written to connections' sockets after their handshakes (frames). */
+  bytesIn: number;
+  bytesOut: number;
+  /** Whole messages received, and messages queued on connections (a publish to 3 subscribers counts 3). */
+  messagesIn: number;
+  messagesOut: number;
+  /** `server.publish` calls, and messages from other servers delivered here through the broker. */
+  published: number;
+  fromBroker: number;
+  /** The sum of every connection's `bufferedAmount` now. */
+  bufferedAmount: number;
+}
+
+export interface PublishOptions<T> {
+  /** Send bytes as text or a string as binary. Default: strings are text, bytes binary. */
+  binary?: boolean;
+  /** `send`'s option of the same name; travels to the other servers with the message. */
+  compress?: boolean;
+  /** A local connection not to send to (usually the publisher's own). */
+  except?: Connection<T>;
 }
 
 export interface CloseOptions {
@@ -66,6 +104,13 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   private readonly handshaking = new Map<Socket, IncomingMessage>();
   /** Pings, pong deadlines and idle timeouts for every connection, on one timer. */
   private readonly heartbeat: Heartbeat;
+  /** This server's id among those sharing a broker: its own messages coming back are dropped. */
+  readonly id: string = randomUUID();
+  private readonly broker: Broker | null;
+  private readonly registry: TopicRegistry<T>;
+  private readonly counters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+  private published = 0;
+  private fromBroker = 0;
 
   constructor(options: ServerOptions<T>, onConnection?: UpgradeCallback<T>) {
     super();
@@ -85,8 +130,25 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       pongTimeout: resolved.pongTimeout,
       idleTimeout: resolved.idleTimeout,
       closeTimeout: resolved.closeTimeout,
+      counters: this.counters,
     };
     this.heartbeat = new Heartbeat(this.clients, resolved);
+    const broker = options.broker ?? null;
+    this.broker = broker;
+    // Subscribed on the broker only while someone here is in the topic.
+    this.registry = new TopicRegistry<T>(
+      broker === null
+        ? null
+        : {
+            first: (topic) => {
+              broker.subscribe(topic, (bytes) => this.receiveFromBroker(topic, bytes)).catch(this.brokerFailed);
+            },
+            last: (topic) => {
+              broker.unsubscribe(topic).catch(this.brokerFailed);
+            },
+          },
+    );
+    broker?.onError?.(this.brokerFailed);
     if (onConnection !== undefined) this.on("connection", onConnection);
 
     if (options.port !== undefined) {
@@ -190,6 +252,50 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   }
 
   /**
+   * Sends one message to every subscriber of `topic`, framing it once and compressing it once per
+   * distinct compression setting; a subscriber over its backpressure limit is handled by its policy
+   * (closed or skipped) without holding back the others. With a `broker`, the message also goes to
+   * the other servers' subscribers. Returns how many local connections it was queued on.
+   */
+  publish(topic: string, data: SendData | PreparedMessage, options?: PublishOptions<T>): number {
+    if (typeof topic !== "string") throw new TypeError("a topic is a string");
+    const message = data instanceof PreparedMessage ? data : new PreparedMessage(data, options);
+    const compress = options?.compress;
+    this.published++;
+    const sent = this.deliver(topic, message, compress, options?.except);
+    if (this.broker !== null && this.closing === null) {
+      const bytes = encodeBrokerMessage({ origin: this.id, isBinary: message.isBinary, compress, payload: message.payload });
+      this.broker.publish(topic, bytes).catch(this.brokerFailed);
+    }
+    return sent;
+  }
+
+  /** How many local connections are subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.registry.count(topic);
+  }
+
+  /** Counts of connections, subscriptions, traffic and queued bytes (the last one walks the connections). */
+  stats(): ServerStats {
+    let bufferedAmount = 0;
+    for (const conn of this.clients) bufferedAmount += conn.bufferedAmount;
+    return {
+      connections: this.clients.size,
+      topics: this.registry.topicCount,
+      subscriptions: this.registry.subscriptions,
+      ...this.counters,
+      published: this.published,
+      fromBroker: this.fromBroker,
+      bufferedAmount,
+    };
+  }
+
+  /** The topics with at least one local subscriber. */
+  topics(): string[] {
+    return this.registry.topics();
+  }
+
+  /**
    * Graceful shutdown: stops accepting, sends a close frame (default 1001) to every connection
    * behind whatever is already queued for it, waits up to `timeout` for the closing handshakes,
    * destroys what is left, and closes the own-port HTTP server. An attached server is left running.
@@ -236,6 +342,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         return allClosed;
       })
       .then(() => serverClosed)
+      .then(() => this.broker?.close().catch(this.brokerFailed))
       .then(() => {
         this.emit("close");
       });
@@ -243,6 +350,30 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   }
 
   // --- internals ---
+
+  private deliver(topic: string, message: PreparedMessage, compress: boolean | undefined, except: Connection<T> | undefined): number {
+    const subscribers = this.registry.subscribersOf(topic);
+    if (subscribers === undefined) return 0;
+    return broadcast(subscribers, message, { compress, except }).sent;
+  }
+
+  private receiveFromBroker(topic: string, bytes: Uint8Array): void {
+    const message = decodeBrokerMessage(bytes);
+    if (message === null) {
+      this.brokerFailed(new Error(`a message on topic ${JSON.stringify(topic)} is not in broker wire format 1`));
+      return;
+    }
+    // Delivered locally when it was published: the copy coming back is not sent twice.
+    if (message.origin === this.id) return;
+    this.fromBroker++;
+    this.deliver(topic, new PreparedMessage(message.payload, { binary: message.isBinary }), message.compress, undefined);
+  }
+
+  private readonly brokerFailed = (error: unknown): void => {
+    const cause = error instanceof Error ? error : new Error(String(error));
+    const message = `broker: ${cause.message}`;
+    this.emit("brokerError", new WebSocketServerError(ServerErrorCode.BrokerFailed, message, 1006, { cause }));
+  };
 
   private readonly onTcpConnection = (socket: Socket): void => {
     // Own port: the handshake timeout runs from TCP accept (SECURITY.md row 14, slowloris).
@@ -385,6 +516,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         url: target.path + target.search,
         compression,
         onClosed: this.removeClient,
+        topics: this.registry,
       },
       this.settings,
     );

@@ -1,23 +1,15 @@
 // Backpressure, receive pausing, liveness timers, graceful shutdown and broadcast.
 import { afterEach, describe, expect, it } from "vitest";
 import type { Connection } from "../src/index.js";
-import { OP, RawClient, closePayload, delay, once, startServer, until } from "./helpers.js";
+import { OP, RawClient, closePayload, delay, once, startServer, startServerWithPeers, until } from "./helpers.js";
 
-const cleanup: Array<() => Promise<unknown> | void> = [];
+const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function setup(options: Parameters<typeof startServer>[0] = {}) {
-  const server = await startServer(options);
-  cleanup.push(() => server.close({ timeout: 500 }));
-  const connect = async (): Promise<{ client: RawClient; conn: Connection }> => {
-    const next = once<[Connection]>(server, "connection");
-    const client = await RawClient.connect(server.port);
-    cleanup.push(() => client.destroy());
-    return { client, conn: (await next)[0] };
-  };
-  return { server, connect };
+function setup(options: Parameters<typeof startServer>[0] = {}) {
+  return startServerWithPeers(cleanup, options);
 }
 
 describe("send backpressure (SECURITY row 15)", () => {

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { SocketReader, encodeTestFrame, readTestFrame, type TestFrameRead, type TestFrameSpec } from "@ws/test-utils";
-import { createServer, type ServerOptions, type WebSocketServer } from "../src/index.js";
+import { createServer, type Connection, type ServerOptions, type WebSocketServer } from "../src/index.js";
 
 export const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
@@ -218,6 +218,25 @@ export async function startServer<T = unknown>(options: Omit<ServerOptions<T>, "
   const server = await createServer<T>({ port: 0, host: "127.0.0.1", ...options });
   const port = (server.address() as AddressInfo).port;
   return Object.assign(server, { port });
+}
+
+/**
+ * A server on 127.0.0.1:0 and a `connect()` that opens a raw client and resolves with it and its
+ * server-side connection. Both are closed through `cleanup` (run in reverse after each test).
+ */
+export async function startServerWithPeers(
+  cleanup: Array<() => unknown>,
+  options: Omit<ServerOptions, "port" | "server" | "noServer"> = {},
+): Promise<{ server: WebSocketServer & { port: number }; connect: (options?: ConnectOptions) => Promise<{ client: RawClient; conn: Connection }> }> {
+  const server = await startServer(options);
+  cleanup.push(() => server.close({ timeout: 500 }));
+  const connect = async (connectOptions: ConnectOptions = {}): Promise<{ client: RawClient; conn: Connection }> => {
+    const next = once<[Connection]>(server, "connection");
+    const client = await RawClient.connect(server.port, connectOptions);
+    cleanup.push(() => client.destroy());
+    return { client, conn: (await next)[0] };
+  };
+  return { server, connect };
 }
 
 /** An echo server: text as text, binary as binary. */

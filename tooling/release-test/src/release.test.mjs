@@ -12,7 +12,7 @@ import { readmeExample, replaceIn } from "./readme.mjs";
 import { cleanEnv, run } from "./run.mjs";
 import { commit, copyWorkspace, root } from "./workspace.mjs";
 
-const PUBLISHED = ["@ws/autobahn-runner", "@ws/client", "@ws/codec", "@ws/server"];
+const PUBLISHED = ["@ws/autobahn-runner", "@ws/client", "@ws/codec", "@ws/redis", "@ws/server"];
 // The first release is 0.1.0 for every package (the root README's "Releases" says why).
 const FIRST_VERSION = "0.1.0";
 const PROJECTS = { "server-project": "@ws/server", "client-project": "@ws/client", "runner-project": "@ws/autobahn-runner" };
@@ -66,7 +66,7 @@ async function packument(name) {
 
 describe("the release", () => {
   it("makes every package's first version 0.1.0 and writes a changelog that says what it is", () => {
-    for (const dir of ["codec", "server", "client", "autobahn-runner"]) {
+    for (const dir of ["codec", "server", "client", "autobahn-runner", "redis"]) {
       const manifest = JSON.parse(readFileSync(join(workspace, "packages", dir, "package.json"), "utf8"));
       expect(manifest.version, manifest.name).toBe(FIRST_VERSION);
       const changelog = readFileSync(join(workspace, "packages", dir, "CHANGELOG.md"), "utf8");
@@ -76,7 +76,7 @@ describe("the release", () => {
     }
   });
 
-  it("publishes the four packages, with @ws dependencies on the published versions", async () => {
+  it("publishes the five packages, with @ws dependencies on the published versions", async () => {
     for (const name of PUBLISHED) {
       const doc = await packument(name);
       expect(Object.keys(doc.versions), name).toEqual([FIRST_VERSION]);

@@ -1,0 +1,79 @@
+// A real redis-server for tests: its own process on 127.0.0.1 and a free port, no persistence.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
+}
+
+export class RedisServer {
+  private child: ChildProcess | null = null;
+
+  private constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts one on a free port (a few tries, in case another test took the port meanwhile). */
+  static async start(): Promise<RedisServer> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const server = new RedisServer(await freePort());
+      try {
+        await server.restart();
+        return server;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+
+  /** Starts it (again) on its port; resolves once it accepts connections. */
+  restart(): Promise<void> {
+    const child = spawn(
+      "redis-server",
+      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    this.child = child;
+    return new Promise((resolve, reject) => {
+      let output = "";
+      const timer = setTimeout(() => fail(new Error(`redis-server did not start in time:\n${output}`)), 10_000);
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        child.kill("SIGKILL");
+        reject(error);
+      };
+      child.on("error", (error) => fail(new Error(`cannot run redis-server (apt-get install -y redis-server): ${error.message}`)));
+      child.on("exit", (code) => fail(new Error(`redis-server exited with ${code}:\n${output}`)));
+      child.stdout!.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes("Ready to accept connections")) {
+          clearTimeout(timer);
+          child.removeAllListeners("exit");
+          resolve();
+        }
+      });
+      child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    });
+  }
+
+  /** Kills it at once (SIGKILL: no goodbye to its clients) and waits for it to be gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
