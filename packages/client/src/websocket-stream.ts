@@ -52,14 +52,17 @@ export class WebSocketStream {
   #abortHandshake: ((reason: Error) => void) | null = null;
   #closeRequested: { code?: number; reason?: string } | null = null;
 
-  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+  constructor(url: string | URL, options?: WebSocketStreamOptions | null) {
+    // WebIDL: a missing required argument is a TypeError (an explicit undefined is the URL "undefined").
+    if (arguments.length === 0) throw new TypeError("WebSocketStream needs a URL");
+    const init = dictionary(options, "the WebSocketStream options") as WebSocketStreamOptions;
     let target: URL;
     try {
       target = parseWebSocketUrl(url);
     } catch (error) {
       throw new DOMException((error as Error).message, "SyntaxError");
     }
-    const protocols = options.protocols === undefined ? [] : Array.from(options.protocols, String);
+    const protocols = init.protocols === undefined ? [] : stringSequence(init.protocols, "protocols");
     const problem = protocolListProblem(protocols);
     if (problem !== null) throw new DOMException(problem, "SyntaxError");
     this.#url = target.href;
@@ -80,7 +83,8 @@ export class WebSocketStream {
     this.opened.catch(() => {});
     this.closed.catch(() => {});
 
-    const signal = options.signal;
+    const signal = init.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError("signal must be an AbortSignal");
     const failOpen = (error: unknown): void => {
       rejectOpened(error);
       rejectClosed(error);
@@ -89,7 +93,7 @@ export class WebSocketStream {
       failOpen(abortError(signal));
       return;
     }
-    const resolved = resolveOptions({ ...options.client, protocols });
+    const resolved = resolveOptions({ ...init.client, protocols });
     const pending = openHandshake(target, resolved);
     this.#abortHandshake = (reason) => pending.abort(reason);
     const onAbort = (): void => pending.abort(new ClientError(ClientErrorCode.Aborted, "the handshake was aborted"));
@@ -127,7 +131,7 @@ export class WebSocketStream {
    * Starts the closing handshake with `closeCode` (1000 or 3000-4999) and `reason` (at most 123
    * UTF-8 bytes); before the connection opened, fails the handshake.
    */
-  close(closeInfo: WebSocketCloseInfo = {}): void {
+  close(closeInfo?: WebSocketCloseInfo | null): void {
     const { code, reason } = checkCloseInfo(closeInfo);
     const connection = this.#connection;
     if (connection !== null) {
@@ -224,10 +228,40 @@ function closeInfoFromReason(reason: unknown): { code?: number; reason?: string 
   return {};
 }
 
-function checkCloseInfo(info: WebSocketCloseInfo): { code?: number; reason?: string } {
-  const code = info.closeCode;
-  const reason = info.reason === undefined ? undefined : String(info.reason);
-  if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999 || !Number.isInteger(code))) {
+/** WebIDL dictionary conversion: undefined and null are `{}`, any other non-object a TypeError. */
+function dictionary(value: unknown, what: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" && typeof value !== "function") throw new TypeError(`${what} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+/** WebIDL USVString conversion: a Symbol throws rather than becoming "Symbol()". */
+function usvString(value: unknown): string {
+  if (typeof value === "symbol") throw new TypeError("a Symbol is not a string");
+  return String(value);
+}
+
+/** WebIDL sequence<USVString>: any iterable object; a string is not one (it would split into characters). */
+function stringSequence(value: unknown, what: string): string[] {
+  const iterable = value as Iterable<unknown> | null;
+  if ((typeof value !== "object" && typeof value !== "function") || iterable === null || typeof iterable[Symbol.iterator] !== "function") {
+    throw new TypeError(`${what} must be a sequence of strings`);
+  }
+  return Array.from(iterable, usvString);
+}
+
+/** WebIDL [EnforceRange] unsigned short: a non-finite or out-of-range number is a TypeError. */
+function unsignedShort(value: unknown, what: string): number {
+  const number = Math.trunc(Number(value));
+  if (!Number.isFinite(number) || number < 0 || number > 0xffff) throw new TypeError(`${what} must be 0-65535`);
+  return number;
+}
+
+function checkCloseInfo(closeInfo: unknown): { code?: number; reason?: string } {
+  const info = dictionary(closeInfo, "the close info");
+  const code = info.closeCode === undefined ? undefined : unsignedShort(info.closeCode, "closeCode");
+  const reason = info.reason === undefined ? undefined : usvString(info.reason);
+  if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999)) {
     throw new DOMException(`close code must be 1000 or 3000-4999, got ${code}`, "InvalidAccessError");
   }
   if (reason !== undefined && Buffer.byteLength(reason) > 123) {

@@ -34,6 +34,21 @@ describe("WebSocketStream constructor", () => {
     );
   });
 
+  it("converts its arguments as WebIDL does: TypeError for no URL, non-object options, a string protocols", () => {
+    const Ctor = WebSocketStream as unknown as new (...args: unknown[]) => WebSocketStream;
+    expect(() => new Ctor()).toThrow(TypeError);
+    expect(() => new Ctor("ws://x/", true)).toThrow(TypeError);
+    expect(() => new Ctor("ws://x/", 1)).toThrow(TypeError);
+    // A string is not a sequence<USVString> (it must not be split into one-character protocols).
+    expect(() => new Ctor("ws://x/", { protocols: "hi" })).toThrow(TypeError);
+    expect(() => new Ctor("ws://x/", { protocols: 1 })).toThrow(TypeError);
+    expect(() => new Ctor("ws://x/", { signal: {} })).toThrow(TypeError);
+    // null options are the empty dictionary; any iterable is a sequence.
+    const aborted = AbortSignal.abort();
+    expect(() => new Ctor("ws://x/", null)).not.toThrow();
+    expect(new Ctor("ws://x/", { protocols: new Set(["a"]), signal: aborted })).toBeInstanceOf(WebSocketStream);
+  });
+
   it("maps http: to ws: in url", () => {
     const stream = new WebSocketStream("http://127.0.0.1:1/p", { signal: AbortSignal.abort() });
     expect(stream.url).toBe("ws://127.0.0.1:1/p");
@@ -117,6 +132,12 @@ describe("WebSocketStream closing", () => {
     expect(() => stream.close({ closeCode: 1000, reason: "x".repeat(124) })).toThrow(
       expect.objectContaining({ name: "SyntaxError" }),
     );
+    const close = stream.close.bind(stream) as (info: unknown) => void;
+    // WebIDL dictionary: only undefined, null and objects; [EnforceRange] closeCode.
+    expect(() => close(true)).toThrow(TypeError);
+    expect(() => close("x")).toThrow(TypeError);
+    expect(() => close({ closeCode: NaN })).toThrow(TypeError);
+    expect(() => close({ closeCode: 70000 })).toThrow(TypeError);
     stream.close({ reason: "only a reason" });
     await expect(stream.closed).resolves.toEqual({ closeCode: 1000, reason: "only a reason" });
   });
