@@ -27,16 +27,49 @@ export interface WebSocketCloseInfo {
   reason?: string;
 }
 
-/** What `closed` rejects with (and the streams error with) when the connection did not close cleanly. */
-export class WebSocketStreamError extends Error {
-  readonly closeCode: number;
-  readonly reason: string;
-  constructor(message: string, init: { closeCode?: number; reason?: string; cause?: unknown } = {}) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = "WebSocketError";
-    this.closeCode = init.closeCode ?? 1006;
-    this.reason = init.reason ?? "";
+/** Sets the fields of a WebSocketStreamError without the constructor's checks (for 1006, which it refuses). */
+let setCloseFields: (error: WebSocketStreamError, closeCode: number | null, reason: string) => void;
+
+/**
+ * The standard's `WebSocketError` (its `name`; exported under another name because the package's
+ * `WebSocketError` is the protocol error). What `closed` rejects with, and the streams error with,
+ * when the connection did not close cleanly; passed to `writable.abort()` or `readable.cancel()`,
+ * its `closeCode` and `reason` are what the connection closes with.
+ */
+export class WebSocketStreamError extends DOMException {
+  #closeCode: number | null = null;
+  #reason = "";
+
+  /** Throws like `close()`: InvalidAccessError for a code not 1000 or 3000-4999, SyntaxError for a reason over 123 bytes. */
+  constructor(message: string = "", init: WebSocketCloseInfo | null = {}) {
+    super(message, "WebSocketError");
+    const { code, reason } = checkCloseInfo(init);
+    this.#closeCode = code ?? null;
+    this.#reason = reason ?? "";
   }
+
+  get closeCode(): number | null {
+    return this.#closeCode;
+  }
+
+  get reason(): string {
+    return this.#reason;
+  }
+
+  static {
+    setCloseFields = (error, closeCode, reason) => {
+      error.#closeCode = closeCode;
+      error.#reason = reason;
+    };
+  }
+}
+
+/** A WebSocketStreamError the way the standard makes one internally: any code, e.g. 1006, and a cause. */
+function webSocketError(message: string, closeCode: number, reason: string, cause?: unknown): WebSocketStreamError {
+  const error = new WebSocketStreamError(message);
+  setCloseFields(error, closeCode, reason);
+  if (cause !== undefined) Object.defineProperty(error, "cause", { value: cause, configurable: true, writable: true });
+  return error;
 }
 
 /**
@@ -118,7 +151,7 @@ export class WebSocketStream {
         signal?.removeEventListener("abort", onAbort);
         this.#abortHandshake = null;
         if (signal?.aborted) failOpen(abortError(signal));
-        else failOpen(new WebSocketStreamError(`the WebSocket connection could not be established: ${error.message}`, { cause: error }));
+        else failOpen(webSocketError(`the WebSocket connection could not be established: ${error.message}`, 1006, "", error));
       },
     );
   }
@@ -208,11 +241,7 @@ function abortError(signal: AbortSignal): unknown {
 }
 
 function closeError(info: CloseInfo): WebSocketStreamError {
-  return new WebSocketStreamError(info.error?.message ?? "the connection was not closed cleanly", {
-    closeCode: info.code,
-    reason: info.reason,
-    cause: info.error,
-  });
+  return webSocketError(info.error?.message ?? "the connection was not closed cleanly", info.code, info.reason, info.error);
 }
 
 /** A `WebSocketError`-like reason (with `closeCode`) closes with its code; anything else without one. */

@@ -4,7 +4,7 @@
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
-import { WebSocketStream } from "../src/index.js";
+import { WebSocketStream, WebSocketStreamError } from "../src/index.js";
 
 let wss: WebSocketServer | undefined;
 afterEach(async () => {
@@ -74,6 +74,36 @@ describe("WebSocketStream constructor", () => {
     const stream = new WebSocketStream(url);
     await expect(stream.opened).rejects.toMatchObject({ name: "WebSocketError" });
     await expect(stream.closed).rejects.toMatchObject({ name: "WebSocketError", closeCode: 1006 });
+  });
+});
+
+describe("WebSocketStreamError (the standard's WebSocketError)", () => {
+  it("is a DOMException named WebSocketError, closeCode null and reason empty by default", () => {
+    const error = new WebSocketStreamError();
+    expect(error).toBeInstanceOf(DOMException);
+    expect([error.name, error.message, error.code, error.closeCode, error.reason]).toEqual(["WebSocketError", "", 0, null, ""]);
+    const full = new WebSocketStreamError("m", { closeCode: 4321, reason: "why" });
+    expect([full.message, full.closeCode, full.reason]).toEqual(["m", 4321, "why"]);
+  });
+
+  it("a reason alone means code 1000; a bad code is an InvalidAccessError, a long reason a SyntaxError", () => {
+    expect(new WebSocketStreamError("", { reason: "r" }).closeCode).toBe(1000);
+    expect(new WebSocketStreamError("", { closeCode: 3000 }).reason).toBe("");
+    for (const closeCode of [999, 1001, 1006, 2999, 5000]) {
+      expect(() => new WebSocketStreamError("", { closeCode })).toThrow(expect.objectContaining({ name: "InvalidAccessError" }));
+    }
+    // 62 two-byte characters are 124 UTF-8 bytes: bytes count, not characters.
+    expect(() => new WebSocketStreamError("", { reason: "é".repeat(62) })).toThrow(expect.objectContaining({ name: "SyntaxError" }));
+    expect(new WebSocketStreamError("", { reason: "é".repeat(61) }).reason).toHaveLength(61);
+  });
+
+  it("what a failed handshake rejects with is one, with code 1006", async () => {
+    const url = await serve(() => {}, { verifyClient: () => false });
+    const stream = new WebSocketStream(url);
+    const error = await stream.closed.then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(WebSocketStreamError);
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as WebSocketStreamError).closeCode).toBe(1006);
   });
 });
 
