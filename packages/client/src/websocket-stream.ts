@@ -244,17 +244,18 @@ function closeError(info: CloseInfo): WebSocketStreamError {
   return webSocketError(info.error?.message ?? "the connection was not closed cleanly", info.code, info.reason, info.error);
 }
 
-/** A `WebSocketError`-like reason (with `closeCode`) closes with its code; anything else without one. */
+/**
+ * Only a WebSocketError reason closes with its code and reason (the standard checks the type, not
+ * the shape): anything else, a look-alike object included, closes without a code. An internal one's
+ * code (1006) cannot be sent, so it too closes without one.
+ */
 function closeInfoFromReason(reason: unknown): { code?: number; reason?: string } {
-  if (reason !== null && typeof reason === "object" && "closeCode" in reason) {
-    try {
-      const r = reason as { closeCode?: number; reason?: string };
-      return checkCloseInfo({ closeCode: r.closeCode, reason: r.reason });
-    } catch {
-      return {};
-    }
+  if (!(reason instanceof WebSocketStreamError)) return {};
+  try {
+    return checkCloseInfo({ closeCode: reason.closeCode ?? undefined, reason: reason.reason });
+  } catch {
+    return {};
   }
-  return {};
 }
 
 /** WebIDL dictionary conversion: undefined and null are `{}`, any other non-object a TypeError. */

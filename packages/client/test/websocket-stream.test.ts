@@ -193,24 +193,44 @@ describe("WebSocketStream closing", () => {
     await expect(stream.closed).rejects.toMatchObject({ name: "WebSocketError", closeCode: 1006 });
   });
 
-  it("cancelling the readable closes the connection, with a WebSocketError-like reason's code", async () => {
-    let seen!: Promise<number>;
+  /** A server whose connections resolve the close code and reason they see, in order. */
+  async function closeRecorder(): Promise<{ url: string; seen: Array<Promise<[number, string]>> }> {
+    const seen: Array<Promise<[number, string]>> = [];
     const url = await serve((ws) => {
-      seen = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
+      seen.push(new Promise((resolve) => ws.on("close", (code, reason) => resolve([code, reason.toString()]))));
     });
+    return { url, seen };
+  }
+
+  it("cancelling the readable with a WebSocketError closes with its code and reason", async () => {
+    const { url, seen } = await closeRecorder();
     const stream = new WebSocketStream(url);
     const { readable } = await stream.opened;
-    await readable.cancel({ closeCode: 4001, reason: "cancelled" });
+    await readable.cancel(new WebSocketStreamError("", { closeCode: 4001, reason: "cancelled" }));
     await expect(stream.closed).resolves.toEqual({ closeCode: 4001, reason: "cancelled" });
-    expect(await seen).toBe(4001);
+    expect(await seen[0]).toEqual([4001, "cancelled"]);
   });
 
-  it("aborting the writable closes the connection", async () => {
-    const url = await serve(() => {});
+  it("any other cancel or abort reason, a look-alike object included, closes without a code", async () => {
+    const { url, seen } = await closeRecorder();
+    const reasons = [{ closeCode: 4001, reason: "look-alike" }, new DOMException("d", "AbortError"), new Error("no code")];
+    for (const [i, reason] of reasons.entries()) {
+      const stream = new WebSocketStream(url);
+      const { readable, writable } = await stream.opened;
+      if (i % 2 === 0) await readable.cancel(reason);
+      else await writable.abort(reason);
+      await expect(stream.closed).resolves.toEqual({ closeCode: 1005, reason: "" });
+      expect(await seen[i]).toEqual([1005, ""]);
+    }
+  });
+
+  it("aborting the writable with a WebSocketError with only a reason closes with 1000", async () => {
+    const { url, seen } = await closeRecorder();
     const stream = new WebSocketStream(url);
     const { writable } = await stream.opened;
-    await writable.abort(new Error("no code"));
-    await expect(stream.closed).resolves.toEqual({ closeCode: 1005, reason: "" });
+    await writable.abort(new WebSocketStreamError("", { reason: "done" }));
+    await expect(stream.closed).resolves.toEqual({ closeCode: 1000, reason: "done" });
+    expect(await seen[0]).toEqual([1000, "done"]);
   });
 
   it("closing the writable closes the connection", async () => {
