@@ -137,10 +137,13 @@ export class WebSocketStream {
         this.#abortHandshake = null;
         const connection = new Connection(handshake, resolved);
         this.#connection = connection;
-        const { readable, writable } = this.#streams(connection, resolved.highWaterMark);
+        const { readable, writable, finish } = this.#streams(connection, resolved.highWaterMark);
         connection.closed.then((info) => {
-          if (info.wasClean) resolveClosed({ closeCode: info.code, reason: info.reason });
-          else rejectClosed(closeError(info));
+          // One error, made once: the standard errors both streams and rejects closed with the same object.
+          const error = info.wasClean ? null : closeError(info);
+          finish(error);
+          if (error === null) resolveClosed({ closeCode: info.code, reason: info.reason });
+          else rejectClosed(error);
         }, rejectClosed);
         resolveOpened({ readable, writable, extensions: connection.extensions, protocol: connection.protocol });
         const requested = this.#closeRequested;
@@ -177,7 +180,11 @@ export class WebSocketStream {
     }
   }
 
-  #streams(connection: Connection, highWaterMark: number): Omit<WebSocketOpenInfo, "extensions" | "protocol"> {
+  /** The two streams, and `finish(error)` for when the connection closed (cleanly when `error` is null). */
+  #streams(
+    connection: Connection,
+    highWaterMark: number,
+  ): Pick<WebSocketOpenInfo, "readable" | "writable"> & { finish(error: WebSocketStreamError | null): void } {
     let controller!: ReadableStreamDefaultController<string | Uint8Array>;
     const readable = new ReadableStream<string | Uint8Array>(
       {
@@ -202,17 +209,11 @@ export class WebSocketStream {
     };
     connection.on("message", onMessage);
     connection.setReadPaused(true);
-    connection.closed.then((info) => {
-      connection.off("message", onMessage);
-      try {
-        if (info.wasClean) controller.close();
-        else controller.error(closeError(info));
-      } catch {
-        // Already cancelled.
-      }
-    }, () => {});
-
+    let writableController!: WritableStreamDefaultController;
     const writable = new WritableStream<string | BufferSource>({
+      start(c) {
+        writableController = c;
+      },
       async write(chunk) {
         if (connection.readyState !== Connection.OPEN) throw new DOMException("the connection is closing", "InvalidStateError");
         if (typeof chunk === "string") connection.send(chunk);
@@ -232,7 +233,19 @@ export class WebSocketStream {
         void connection.close(code, text);
       },
     });
-    return { readable, writable };
+    const finish = (error: WebSocketStreamError | null): void => {
+      connection.off("message", onMessage);
+      try {
+        if (error === null) controller.close();
+        else controller.error(error);
+      } catch {
+        // Already cancelled.
+      }
+      // After a clean close nothing can be sent any more: writes and `ready` reject, as the standard
+      // says, with an InvalidStateError. (A no-op when the writable was closed or aborted already.)
+      writableController.error(error ?? new DOMException("the WebSocketStream is closed", "InvalidStateError"));
+    };
+    return { readable, writable, finish };
   }
 }
 

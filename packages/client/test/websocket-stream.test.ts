@@ -193,6 +193,30 @@ describe("WebSocketStream closing", () => {
     await expect(stream.closed).rejects.toMatchObject({ name: "WebSocketError", closeCode: 1006 });
   });
 
+  it("an unclean end errors the readable and the writable with the very error closed rejects with", async () => {
+    const url = await serve((ws) => setTimeout(() => ws.terminate(), 20));
+    const stream = new WebSocketStream(url);
+    const { readable, writable } = await stream.opened;
+    const writer = writable.getWriter();
+    const fromClosed = await stream.closed.then(() => null, (e: unknown) => e);
+    expect(fromClosed).toBeInstanceOf(WebSocketStreamError);
+    const fromRead = await readable.getReader().read().then(() => null, (e: unknown) => e);
+    const fromReady = await writer.ready.then(() => null, (e: unknown) => e);
+    expect(fromRead).toBe(fromClosed);
+    expect(fromReady).toBe(fromClosed);
+  });
+
+  it("after the server's clean close the writable is errored with an InvalidStateError", async () => {
+    const url = await serve((ws) => ws.close(4000, "bye"));
+    const stream = new WebSocketStream(url);
+    const { writable } = await stream.opened;
+    const writer = writable.getWriter();
+    await stream.closed;
+    await expect(writer.ready).rejects.toMatchObject({ name: "InvalidStateError" });
+    await expect(writer.write("late")).rejects.toMatchObject({ name: "InvalidStateError" });
+    await expect(writer.closed).rejects.toMatchObject({ name: "InvalidStateError" });
+  });
+
   /** A server whose connections resolve the close code and reason they see, in order. */
   async function closeRecorder(): Promise<{ url: string; seen: Array<Promise<[number, string]>> }> {
     const seen: Array<Promise<[number, string]>> = [];
