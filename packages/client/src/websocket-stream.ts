@@ -1,3 +1,4 @@
+import { types } from "node:util";
 import { Connection, type CloseInfo, type Message } from "./connection.js";
 import { ClientError, ClientErrorCode } from "./errors.js";
 import { openHandshake } from "./handshake.js";
@@ -217,12 +218,8 @@ export class WebSocketStream {
       async write(chunk) {
         if (connection.readyState !== Connection.OPEN) throw new DOMException("the connection is closing", "InvalidStateError");
         if (typeof chunk === "string") connection.send(chunk);
-        else if (ArrayBuffer.isView(chunk)) {
-          // Copied: the caller may reuse its buffer once the write resolved.
-          connection.send(Buffer.from(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), { binary: true });
-        } else if (chunk instanceof ArrayBuffer || Object.prototype.toString.call(chunk) === "[object SharedArrayBuffer]") {
-          connection.send(Buffer.from(new Uint8Array(chunk as ArrayBuffer)), { binary: true });
-        } else throw new TypeError("a WebSocketStream writes strings and BufferSources");
+        // Copied: the caller may reuse its buffer once the write resolved.
+        else connection.send(Buffer.from(bufferSourceBytes(chunk)), { binary: true });
         if (connection.bufferedAmount >= highWaterMark) await connection.drain();
       },
       close() {
@@ -247,6 +244,20 @@ export class WebSocketStream {
     };
     return { readable, writable, finish };
   }
+}
+
+/**
+ * The bytes of a WebIDL BufferSource: an ArrayBuffer or a view on one. Without [AllowShared] and
+ * [AllowResizable] a SharedArrayBuffer, a resizable ArrayBuffer, or a view on either is a TypeError
+ * (their bytes can change, or vanish, under the send).
+ */
+function bufferSourceBytes(chunk: unknown): Uint8Array {
+  const view = ArrayBuffer.isView(chunk) ? chunk : null;
+  const buffer: unknown = view === null ? chunk : view.buffer;
+  // isArrayBuffer checks the internal slot: false for a SharedArrayBuffer, whatever its prototype.
+  if (!types.isArrayBuffer(buffer)) throw new TypeError("a WebSocketStream writes strings and (non-shared) BufferSources");
+  if ((buffer as { resizable?: boolean }).resizable === true) throw new TypeError("a WebSocketStream does not write resizable ArrayBuffers");
+  return view === null ? new Uint8Array(buffer) : new Uint8Array(buffer, view.byteOffset, view.byteLength);
 }
 
 function abortError(signal: AbortSignal): unknown {

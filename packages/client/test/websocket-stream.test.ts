@@ -139,6 +139,26 @@ describe("WebSocketStream opened", () => {
     await expect(writer.write(42 as unknown as string)).rejects.toThrow(TypeError);
     stream.close();
   });
+
+  it("write() rejects resizable and shared buffers, and views on them, with a TypeError", async () => {
+    const url = await serve(echo);
+    const Resizable = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer;
+    const chunks = [
+      new Resizable(4, { maxByteLength: 8 }),
+      new Uint8Array(new Resizable(4, { maxByteLength: 8 })),
+      new SharedArrayBuffer(4),
+      new Uint8Array(new SharedArrayBuffer(4)),
+      new DataView(new SharedArrayBuffer(4)),
+    ];
+    for (const chunk of chunks) {
+      // A rejected write errors the writable: a new stream for each.
+      const stream = new WebSocketStream(url);
+      const { writable } = await stream.opened;
+      await expect(writable.getWriter().write(chunk as ArrayBuffer)).rejects.toThrow(TypeError);
+      stream.close();
+      await stream.closed;
+    }
+  });
 });
 
 describe("WebSocketStream closing", () => {
