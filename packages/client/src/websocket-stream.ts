@@ -1,3 +1,4 @@
+import { types } from "node:util";
 import { Connection, type CloseInfo, type Message } from "./connection.js";
 import { ClientError, ClientErrorCode } from "./errors.js";
 import { openHandshake } from "./handshake.js";
@@ -27,16 +28,49 @@ export interface WebSocketCloseInfo {
   reason?: string;
 }
 
-/** What `closed` rejects with (and the streams error with) when the connection did not close cleanly. */
-export class WebSocketStreamError extends Error {
-  readonly closeCode: number;
-  readonly reason: string;
-  constructor(message: string, init: { closeCode?: number; reason?: string; cause?: unknown } = {}) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = "WebSocketError";
-    this.closeCode = init.closeCode ?? 1006;
-    this.reason = init.reason ?? "";
+/** Sets the fields of a WebSocketStreamError without the constructor's checks (for 1006, which it refuses). */
+let setCloseFields: (error: WebSocketStreamError, closeCode: number | null, reason: string) => void;
+
+/**
+ * The standard's `WebSocketError` (its `name`; exported under another name because the package's
+ * `WebSocketError` is the protocol error). What `closed` rejects with, and the streams error with,
+ * when the connection did not close cleanly; passed to `writable.abort()` or `readable.cancel()`,
+ * its `closeCode` and `reason` are what the connection closes with.
+ */
+export class WebSocketStreamError extends DOMException {
+  #closeCode: number | null = null;
+  #reason = "";
+
+  /** Throws like `close()`: InvalidAccessError for a code not 1000 or 3000-4999, SyntaxError for a reason over 123 bytes. */
+  constructor(message: string = "", init: WebSocketCloseInfo | null = {}) {
+    super(message, "WebSocketError");
+    const { code, reason } = checkCloseInfo(init);
+    this.#closeCode = code ?? null;
+    this.#reason = reason ?? "";
   }
+
+  get closeCode(): number | null {
+    return this.#closeCode;
+  }
+
+  get reason(): string {
+    return this.#reason;
+  }
+
+  static {
+    setCloseFields = (error, closeCode, reason) => {
+      error.#closeCode = closeCode;
+      error.#reason = reason;
+    };
+  }
+}
+
+/** A WebSocketStreamError the way the standard makes one internally: any code, e.g. 1006, and a cause. */
+function webSocketError(message: string, closeCode: number, reason: string, cause?: unknown): WebSocketStreamError {
+  const error = new WebSocketStreamError(message);
+  setCloseFields(error, closeCode, reason);
+  if (cause !== undefined) Object.defineProperty(error, "cause", { value: cause, configurable: true, writable: true });
+  return error;
 }
 
 /**
@@ -52,14 +86,17 @@ export class WebSocketStream {
   #abortHandshake: ((reason: Error) => void) | null = null;
   #closeRequested: { code?: number; reason?: string } | null = null;
 
-  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+  constructor(url: string | URL, options?: WebSocketStreamOptions | null) {
+    // WebIDL: a missing required argument is a TypeError (an explicit undefined is the URL "undefined").
+    if (arguments.length === 0) throw new TypeError("WebSocketStream needs a URL");
+    const init = dictionary(options, "the WebSocketStream options") as WebSocketStreamOptions;
     let target: URL;
     try {
       target = parseWebSocketUrl(url);
     } catch (error) {
       throw new DOMException((error as Error).message, "SyntaxError");
     }
-    const protocols = options.protocols === undefined ? [] : Array.from(options.protocols, String);
+    const protocols = init.protocols === undefined ? [] : stringSequence(init.protocols, "protocols");
     const problem = protocolListProblem(protocols);
     if (problem !== null) throw new DOMException(problem, "SyntaxError");
     this.#url = target.href;
@@ -80,7 +117,8 @@ export class WebSocketStream {
     this.opened.catch(() => {});
     this.closed.catch(() => {});
 
-    const signal = options.signal;
+    const signal = init.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError("signal must be an AbortSignal");
     const failOpen = (error: unknown): void => {
       rejectOpened(error);
       rejectClosed(error);
@@ -89,7 +127,7 @@ export class WebSocketStream {
       failOpen(abortError(signal));
       return;
     }
-    const resolved = resolveOptions({ ...options.client, protocols });
+    const resolved = resolveOptions({ ...init.client, protocols });
     const pending = openHandshake(target, resolved);
     this.#abortHandshake = (reason) => pending.abort(reason);
     const onAbort = (): void => pending.abort(new ClientError(ClientErrorCode.Aborted, "the handshake was aborted"));
@@ -100,10 +138,13 @@ export class WebSocketStream {
         this.#abortHandshake = null;
         const connection = new Connection(handshake, resolved);
         this.#connection = connection;
-        const { readable, writable } = this.#streams(connection, resolved.highWaterMark);
+        const { readable, writable, finish } = this.#streams(connection, resolved.highWaterMark);
         connection.closed.then((info) => {
-          if (info.wasClean) resolveClosed({ closeCode: info.code, reason: info.reason });
-          else rejectClosed(closeError(info));
+          // One error, made once: the standard errors both streams and rejects closed with the same object.
+          const error = info.wasClean ? null : closeError(info);
+          finish(error);
+          if (error === null) resolveClosed({ closeCode: info.code, reason: info.reason });
+          else rejectClosed(error);
         }, rejectClosed);
         resolveOpened({ readable, writable, extensions: connection.extensions, protocol: connection.protocol });
         const requested = this.#closeRequested;
@@ -114,7 +155,7 @@ export class WebSocketStream {
         signal?.removeEventListener("abort", onAbort);
         this.#abortHandshake = null;
         if (signal?.aborted) failOpen(abortError(signal));
-        else failOpen(new WebSocketStreamError(`the WebSocket connection could not be established: ${error.message}`, { cause: error }));
+        else failOpen(webSocketError(`the WebSocket connection could not be established: ${error.message}`, 1006, "", error));
       },
     );
   }
@@ -127,7 +168,7 @@ export class WebSocketStream {
    * Starts the closing handshake with `closeCode` (1000 or 3000-4999) and `reason` (at most 123
    * UTF-8 bytes); before the connection opened, fails the handshake.
    */
-  close(closeInfo: WebSocketCloseInfo = {}): void {
+  close(closeInfo?: WebSocketCloseInfo | null): void {
     const { code, reason } = checkCloseInfo(closeInfo);
     const connection = this.#connection;
     if (connection !== null) {
@@ -140,7 +181,11 @@ export class WebSocketStream {
     }
   }
 
-  #streams(connection: Connection, highWaterMark: number): Omit<WebSocketOpenInfo, "extensions" | "protocol"> {
+  /** The two streams, and `finish(error)` for when the connection closed (cleanly when `error` is null). */
+  #streams(
+    connection: Connection,
+    highWaterMark: number,
+  ): Pick<WebSocketOpenInfo, "readable" | "writable"> & { finish(error: WebSocketStreamError | null): void } {
     let controller!: ReadableStreamDefaultController<string | Uint8Array>;
     const readable = new ReadableStream<string | Uint8Array>(
       {
@@ -165,26 +210,16 @@ export class WebSocketStream {
     };
     connection.on("message", onMessage);
     connection.setReadPaused(true);
-    connection.closed.then((info) => {
-      connection.off("message", onMessage);
-      try {
-        if (info.wasClean) controller.close();
-        else controller.error(closeError(info));
-      } catch {
-        // Already cancelled.
-      }
-    }, () => {});
-
+    let writableController!: WritableStreamDefaultController;
     const writable = new WritableStream<string | BufferSource>({
+      start(c) {
+        writableController = c;
+      },
       async write(chunk) {
         if (connection.readyState !== Connection.OPEN) throw new DOMException("the connection is closing", "InvalidStateError");
         if (typeof chunk === "string") connection.send(chunk);
-        else if (ArrayBuffer.isView(chunk)) {
-          // Copied: the caller may reuse its buffer once the write resolved.
-          connection.send(Buffer.from(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), { binary: true });
-        } else if (chunk instanceof ArrayBuffer || Object.prototype.toString.call(chunk) === "[object SharedArrayBuffer]") {
-          connection.send(Buffer.from(new Uint8Array(chunk as ArrayBuffer)), { binary: true });
-        } else throw new TypeError("a WebSocketStream writes strings and BufferSources");
+        // Copied: the caller may reuse its buffer once the write resolved.
+        else connection.send(Buffer.from(bufferSourceBytes(chunk)), { binary: true });
         if (connection.bufferedAmount >= highWaterMark) await connection.drain();
       },
       close() {
@@ -195,8 +230,34 @@ export class WebSocketStream {
         void connection.close(code, text);
       },
     });
-    return { readable, writable };
+    const finish = (error: WebSocketStreamError | null): void => {
+      connection.off("message", onMessage);
+      try {
+        if (error === null) controller.close();
+        else controller.error(error);
+      } catch {
+        // Already cancelled.
+      }
+      // After a clean close nothing can be sent any more: writes and `ready` reject, as the standard
+      // says, with an InvalidStateError. (A no-op when the writable was closed or aborted already.)
+      writableController.error(error ?? new DOMException("the WebSocketStream is closed", "InvalidStateError"));
+    };
+    return { readable, writable, finish };
   }
+}
+
+/**
+ * The bytes of a WebIDL BufferSource: an ArrayBuffer or a view on one. Without [AllowShared] and
+ * [AllowResizable] a SharedArrayBuffer, a resizable ArrayBuffer, or a view on either is a TypeError
+ * (their bytes can change, or vanish, under the send).
+ */
+function bufferSourceBytes(chunk: unknown): Uint8Array {
+  const view = ArrayBuffer.isView(chunk) ? chunk : null;
+  const buffer: unknown = view === null ? chunk : view.buffer;
+  // isArrayBuffer checks the internal slot: false for a SharedArrayBuffer, whatever its prototype.
+  if (!types.isArrayBuffer(buffer)) throw new TypeError("a WebSocketStream writes strings and (non-shared) BufferSources");
+  if ((buffer as { resizable?: boolean }).resizable === true) throw new TypeError("a WebSocketStream does not write resizable ArrayBuffers");
+  return view === null ? new Uint8Array(buffer) : new Uint8Array(buffer, view.byteOffset, view.byteLength);
 }
 
 function abortError(signal: AbortSignal): unknown {
@@ -204,30 +265,57 @@ function abortError(signal: AbortSignal): unknown {
 }
 
 function closeError(info: CloseInfo): WebSocketStreamError {
-  return new WebSocketStreamError(info.error?.message ?? "the connection was not closed cleanly", {
-    closeCode: info.code,
-    reason: info.reason,
-    cause: info.error,
-  });
+  return webSocketError(info.error?.message ?? "the connection was not closed cleanly", info.code, info.reason, info.error);
 }
 
-/** A `WebSocketError`-like reason (with `closeCode`) closes with its code; anything else without one. */
+/**
+ * Only a WebSocketError reason closes with its code and reason (the standard checks the type, not
+ * the shape): anything else, a look-alike object included, closes without a code. An internal one's
+ * code (1006) cannot be sent, so it too closes without one.
+ */
 function closeInfoFromReason(reason: unknown): { code?: number; reason?: string } {
-  if (reason !== null && typeof reason === "object" && "closeCode" in reason) {
-    try {
-      const r = reason as { closeCode?: number; reason?: string };
-      return checkCloseInfo({ closeCode: r.closeCode, reason: r.reason });
-    } catch {
-      return {};
-    }
+  if (!(reason instanceof WebSocketStreamError)) return {};
+  try {
+    return checkCloseInfo({ closeCode: reason.closeCode ?? undefined, reason: reason.reason });
+  } catch {
+    return {};
   }
-  return {};
 }
 
-function checkCloseInfo(info: WebSocketCloseInfo): { code?: number; reason?: string } {
-  const code = info.closeCode;
-  const reason = info.reason === undefined ? undefined : String(info.reason);
-  if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999 || !Number.isInteger(code))) {
+/** WebIDL dictionary conversion: undefined and null are `{}`, any other non-object a TypeError. */
+function dictionary(value: unknown, what: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" && typeof value !== "function") throw new TypeError(`${what} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+/** WebIDL USVString conversion: a Symbol throws rather than becoming "Symbol()". */
+function usvString(value: unknown): string {
+  if (typeof value === "symbol") throw new TypeError("a Symbol is not a string");
+  return String(value);
+}
+
+/** WebIDL sequence<USVString>: any iterable object; a string is not one (it would split into characters). */
+function stringSequence(value: unknown, what: string): string[] {
+  const iterable = value as Iterable<unknown> | null;
+  if ((typeof value !== "object" && typeof value !== "function") || iterable === null || typeof iterable[Symbol.iterator] !== "function") {
+    throw new TypeError(`${what} must be a sequence of strings`);
+  }
+  return Array.from(iterable, usvString);
+}
+
+/** WebIDL [EnforceRange] unsigned short: a non-finite or out-of-range number is a TypeError. */
+function unsignedShort(value: unknown, what: string): number {
+  const number = Math.trunc(Number(value));
+  if (!Number.isFinite(number) || number < 0 || number > 0xffff) throw new TypeError(`${what} must be 0-65535`);
+  return number;
+}
+
+function checkCloseInfo(closeInfo: unknown): { code?: number; reason?: string } {
+  const info = dictionary(closeInfo, "the close info");
+  const code = info.closeCode === undefined ? undefined : unsignedShort(info.closeCode, "closeCode");
+  const reason = info.reason === undefined ? undefined : usvString(info.reason);
+  if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999)) {
     throw new DOMException(`close code must be 1000 or 3000-4999, got ${code}`, "InvalidAccessError");
   }
   if (reason !== undefined && Buffer.byteLength(reason) > 123) {

@@ -4,7 +4,7 @@
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
-import { WebSocketStream } from "../src/index.js";
+import { WebSocketStream, WebSocketStreamError } from "../src/index.js";
 
 let wss: WebSocketServer | undefined;
 afterEach(async () => {
@@ -34,6 +34,21 @@ describe("WebSocketStream constructor", () => {
     );
   });
 
+  it("converts its arguments as WebIDL does: TypeError for no URL, non-object options, a string protocols", () => {
+    const Ctor = WebSocketStream as unknown as new (...args: unknown[]) => WebSocketStream;
+    expect(() => new Ctor()).toThrow(TypeError);
+    expect(() => new Ctor("ws://x/", true)).toThrow(TypeError);
+    expect(() => new Ctor("ws://x/", 1)).toThrow(TypeError);
+    // A string is not a sequence<USVString> (it must not be split into one-character protocols).
+    expect(() => new Ctor("ws://x/", { protocols: "hi" })).toThrow(TypeError);
+    expect(() => new Ctor("ws://x/", { protocols: 1 })).toThrow(TypeError);
+    expect(() => new Ctor("ws://x/", { signal: {} })).toThrow(TypeError);
+    // null options are the empty dictionary; any iterable is a sequence.
+    const aborted = AbortSignal.abort();
+    expect(() => new Ctor("ws://x/", null)).not.toThrow();
+    expect(new Ctor("ws://x/", { protocols: new Set(["a"]), signal: aborted })).toBeInstanceOf(WebSocketStream);
+  });
+
   it("maps http: to ws: in url", () => {
     const stream = new WebSocketStream("http://127.0.0.1:1/p", { signal: AbortSignal.abort() });
     expect(stream.url).toBe("ws://127.0.0.1:1/p");
@@ -59,6 +74,36 @@ describe("WebSocketStream constructor", () => {
     const stream = new WebSocketStream(url);
     await expect(stream.opened).rejects.toMatchObject({ name: "WebSocketError" });
     await expect(stream.closed).rejects.toMatchObject({ name: "WebSocketError", closeCode: 1006 });
+  });
+});
+
+describe("WebSocketStreamError (the standard's WebSocketError)", () => {
+  it("is a DOMException named WebSocketError, closeCode null and reason empty by default", () => {
+    const error = new WebSocketStreamError();
+    expect(error).toBeInstanceOf(DOMException);
+    expect([error.name, error.message, error.code, error.closeCode, error.reason]).toEqual(["WebSocketError", "", 0, null, ""]);
+    const full = new WebSocketStreamError("m", { closeCode: 4321, reason: "why" });
+    expect([full.message, full.closeCode, full.reason]).toEqual(["m", 4321, "why"]);
+  });
+
+  it("a reason alone means code 1000; a bad code is an InvalidAccessError, a long reason a SyntaxError", () => {
+    expect(new WebSocketStreamError("", { reason: "r" }).closeCode).toBe(1000);
+    expect(new WebSocketStreamError("", { closeCode: 3000 }).reason).toBe("");
+    for (const closeCode of [999, 1001, 1006, 2999, 5000]) {
+      expect(() => new WebSocketStreamError("", { closeCode })).toThrow(expect.objectContaining({ name: "InvalidAccessError" }));
+    }
+    // 62 two-byte characters are 124 UTF-8 bytes: bytes count, not characters.
+    expect(() => new WebSocketStreamError("", { reason: "é".repeat(62) })).toThrow(expect.objectContaining({ name: "SyntaxError" }));
+    expect(new WebSocketStreamError("", { reason: "é".repeat(61) }).reason).toHaveLength(61);
+  });
+
+  it("what a failed handshake rejects with is one, with code 1006", async () => {
+    const url = await serve(() => {}, { verifyClient: () => false });
+    const stream = new WebSocketStream(url);
+    const error = await stream.closed.then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(WebSocketStreamError);
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as WebSocketStreamError).closeCode).toBe(1006);
   });
 });
 
@@ -94,6 +139,26 @@ describe("WebSocketStream opened", () => {
     await expect(writer.write(42 as unknown as string)).rejects.toThrow(TypeError);
     stream.close();
   });
+
+  it("write() rejects resizable and shared buffers, and views on them, with a TypeError", async () => {
+    const url = await serve(echo);
+    const Resizable = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer;
+    const chunks = [
+      new Resizable(4, { maxByteLength: 8 }),
+      new Uint8Array(new Resizable(4, { maxByteLength: 8 })),
+      new SharedArrayBuffer(4),
+      new Uint8Array(new SharedArrayBuffer(4)),
+      new DataView(new SharedArrayBuffer(4)),
+    ];
+    for (const chunk of chunks) {
+      // A rejected write errors the writable: a new stream for each.
+      const stream = new WebSocketStream(url);
+      const { writable } = await stream.opened;
+      await expect(writable.getWriter().write(chunk as ArrayBuffer)).rejects.toThrow(TypeError);
+      stream.close();
+      await stream.closed;
+    }
+  });
 });
 
 describe("WebSocketStream closing", () => {
@@ -117,6 +182,12 @@ describe("WebSocketStream closing", () => {
     expect(() => stream.close({ closeCode: 1000, reason: "x".repeat(124) })).toThrow(
       expect.objectContaining({ name: "SyntaxError" }),
     );
+    const close = stream.close.bind(stream) as (info: unknown) => void;
+    // WebIDL dictionary: only undefined, null and objects; [EnforceRange] closeCode.
+    expect(() => close(true)).toThrow(TypeError);
+    expect(() => close("x")).toThrow(TypeError);
+    expect(() => close({ closeCode: NaN })).toThrow(TypeError);
+    expect(() => close({ closeCode: 70000 })).toThrow(TypeError);
     stream.close({ reason: "only a reason" });
     await expect(stream.closed).resolves.toEqual({ closeCode: 1000, reason: "only a reason" });
   });
@@ -142,24 +213,68 @@ describe("WebSocketStream closing", () => {
     await expect(stream.closed).rejects.toMatchObject({ name: "WebSocketError", closeCode: 1006 });
   });
 
-  it("cancelling the readable closes the connection, with a WebSocketError-like reason's code", async () => {
-    let seen!: Promise<number>;
-    const url = await serve((ws) => {
-      seen = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
-    });
+  it("an unclean end errors the readable and the writable with the very error closed rejects with", async () => {
+    const url = await serve((ws) => setTimeout(() => ws.terminate(), 20));
     const stream = new WebSocketStream(url);
-    const { readable } = await stream.opened;
-    await readable.cancel({ closeCode: 4001, reason: "cancelled" });
-    await expect(stream.closed).resolves.toEqual({ closeCode: 4001, reason: "cancelled" });
-    expect(await seen).toBe(4001);
+    const { readable, writable } = await stream.opened;
+    const writer = writable.getWriter();
+    const fromClosed = await stream.closed.then(() => null, (e: unknown) => e);
+    expect(fromClosed).toBeInstanceOf(WebSocketStreamError);
+    const fromRead = await readable.getReader().read().then(() => null, (e: unknown) => e);
+    const fromReady = await writer.ready.then(() => null, (e: unknown) => e);
+    expect(fromRead).toBe(fromClosed);
+    expect(fromReady).toBe(fromClosed);
   });
 
-  it("aborting the writable closes the connection", async () => {
-    const url = await serve(() => {});
+  it("after the server's clean close the writable is errored with an InvalidStateError", async () => {
+    const url = await serve((ws) => ws.close(4000, "bye"));
     const stream = new WebSocketStream(url);
     const { writable } = await stream.opened;
-    await writable.abort(new Error("no code"));
-    await expect(stream.closed).resolves.toEqual({ closeCode: 1005, reason: "" });
+    const writer = writable.getWriter();
+    await stream.closed;
+    await expect(writer.ready).rejects.toMatchObject({ name: "InvalidStateError" });
+    await expect(writer.write("late")).rejects.toMatchObject({ name: "InvalidStateError" });
+    await expect(writer.closed).rejects.toMatchObject({ name: "InvalidStateError" });
+  });
+
+  /** A server whose connections resolve the close code and reason they see, in order. */
+  async function closeRecorder(): Promise<{ url: string; seen: Array<Promise<[number, string]>> }> {
+    const seen: Array<Promise<[number, string]>> = [];
+    const url = await serve((ws) => {
+      seen.push(new Promise((resolve) => ws.on("close", (code, reason) => resolve([code, reason.toString()]))));
+    });
+    return { url, seen };
+  }
+
+  it("cancelling the readable with a WebSocketError closes with its code and reason", async () => {
+    const { url, seen } = await closeRecorder();
+    const stream = new WebSocketStream(url);
+    const { readable } = await stream.opened;
+    await readable.cancel(new WebSocketStreamError("", { closeCode: 4001, reason: "cancelled" }));
+    await expect(stream.closed).resolves.toEqual({ closeCode: 4001, reason: "cancelled" });
+    expect(await seen[0]).toEqual([4001, "cancelled"]);
+  });
+
+  it("any other cancel or abort reason, a look-alike object included, closes without a code", async () => {
+    const { url, seen } = await closeRecorder();
+    const reasons = [{ closeCode: 4001, reason: "look-alike" }, new DOMException("d", "AbortError"), new Error("no code")];
+    for (const [i, reason] of reasons.entries()) {
+      const stream = new WebSocketStream(url);
+      const { readable, writable } = await stream.opened;
+      if (i % 2 === 0) await readable.cancel(reason);
+      else await writable.abort(reason);
+      await expect(stream.closed).resolves.toEqual({ closeCode: 1005, reason: "" });
+      expect(await seen[i]).toEqual([1005, ""]);
+    }
+  });
+
+  it("aborting the writable with a WebSocketError with only a reason closes with 1000", async () => {
+    const { url, seen } = await closeRecorder();
+    const stream = new WebSocketStream(url);
+    const { writable } = await stream.opened;
+    await writable.abort(new WebSocketStreamError("", { reason: "done" }));
+    await expect(stream.closed).resolves.toEqual({ closeCode: 1000, reason: "done" });
+    expect(await seen[0]).toEqual([1000, "done"]);
   });
 
   it("closing the writable closes the connection", async () => {
