@@ -119,6 +119,21 @@ export function toDOMString(value: unknown): string {
   return `${value as string}`;
 }
 
+/**
+ * The close code and reason rules that `WebSocket.close()` and `WebSocketStream`'s close info share
+ * (WHATWG WebSockets, "validate close code and reason"): a code is 1000 or 3000-4999, a reason at
+ * most 123 UTF-8 bytes. Each caller converts its arguments first (WebIDL [Clamp] for one,
+ * [EnforceRange] for the other).
+ */
+export function assertCloseCodeAndReason(code: number | undefined, reason: string | undefined): void {
+  if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999)) {
+    throw new DOMException(`close code must be 1000 or 3000-4999, got ${code}`, "InvalidAccessError");
+  }
+  if (reason !== undefined && Buffer.byteLength(reason) > 123) {
+    throw new DOMException("close reason must be at most 123 UTF-8 bytes", "SyntaxError");
+  }
+}
+
 /** WebIDL USVString: a DOMString whose lone surrogates become U+FFFD. */
 export function toUSVString(value: unknown): string {
   return Buffer.from(toDOMString(value), "utf8").toString("utf8");

@@ -1,6 +1,7 @@
 import { types } from "node:util";
 import { Connection, type CloseInfo, type Message } from "./connection.js";
 import { ClientError, ClientErrorCode } from "./errors.js";
+import { assertCloseCodeAndReason, toUSVString } from "./events.js";
 import { openHandshake } from "./handshake.js";
 import { parseWebSocketUrl, protocolListProblem, resolveOptions, type ClientOptions } from "./options.js";
 
@@ -289,19 +290,13 @@ function dictionary(value: unknown, what: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** WebIDL USVString conversion: a Symbol throws rather than becoming "Symbol()". */
-function usvString(value: unknown): string {
-  if (typeof value === "symbol") throw new TypeError("a Symbol is not a string");
-  return String(value);
-}
-
 /** WebIDL sequence<USVString>: any iterable object; a string is not one (it would split into characters). */
 function stringSequence(value: unknown, what: string): string[] {
   const iterable = value as Iterable<unknown> | null;
   if ((typeof value !== "object" && typeof value !== "function") || iterable === null || typeof iterable[Symbol.iterator] !== "function") {
     throw new TypeError(`${what} must be a sequence of strings`);
   }
-  return Array.from(iterable, usvString);
+  return Array.from(iterable, toUSVString);
 }
 
 /** WebIDL [EnforceRange] unsigned short: a non-finite or out-of-range number is a TypeError. */
@@ -314,13 +309,8 @@ function unsignedShort(value: unknown, what: string): number {
 function checkCloseInfo(closeInfo: unknown): { code?: number; reason?: string } {
   const info = dictionary(closeInfo, "the close info");
   const code = info.closeCode === undefined ? undefined : unsignedShort(info.closeCode, "closeCode");
-  const reason = info.reason === undefined ? undefined : usvString(info.reason);
-  if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999)) {
-    throw new DOMException(`close code must be 1000 or 3000-4999, got ${code}`, "InvalidAccessError");
-  }
-  if (reason !== undefined && Buffer.byteLength(reason) > 123) {
-    throw new DOMException("the close reason must be at most 123 UTF-8 bytes", "SyntaxError");
-  }
+  const reason = info.reason === undefined ? undefined : toUSVString(info.reason);
+  assertCloseCodeAndReason(code, reason);
   // A reason with no code closes with 1000, as the standard says.
   return { code: code ?? (reason ? 1000 : undefined), reason };
 }

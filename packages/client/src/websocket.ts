@@ -3,6 +3,7 @@ import { isAnyArrayBuffer } from "node:util/types";
 import { Connection, type CloseInfo, type Message } from "./connection.js";
 import { ClientError, ClientErrorCode } from "./errors.js";
 import {
+  assertCloseCodeAndReason,
   CloseEvent,
   ErrorEvent,
   MessageEvent,
@@ -304,19 +305,10 @@ export class WebSocket extends EventTarget {
 
   close(code?: number, reason?: string): void {
     assertWebSocket(this); // WebIDL: before the arguments are converted and checked
-    if (code !== undefined) {
-      // WebIDL [Clamp] unsigned short, then HTML §9.3.4 step 1.
-      code = clampUnsignedShort(code);
-      if (code !== 1000 && (code < 3000 || code > 4999)) {
-        throw new DOMException(`close code must be 1000 or 3000-4999, got ${code}`, "InvalidAccessError");
-      }
-    }
-    if (reason !== undefined) {
-      reason = toUSVString(reason);
-      if (Buffer.byteLength(reason) > 123) {
-        throw new DOMException("close reason must be at most 123 UTF-8 bytes", "SyntaxError");
-      }
-    }
+    // WebIDL [Clamp] unsigned short and USVString, then HTML §9.3.4 step 1.
+    if (code !== undefined) code = clampUnsignedShort(code);
+    if (reason !== undefined) reason = toUSVString(reason);
+    assertCloseCodeAndReason(code, reason);
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     if (this.#readyState === CONNECTING) {
       // "Fail the WebSocket connection": error and close events follow, with code 1006.
