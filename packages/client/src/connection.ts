@@ -20,7 +20,11 @@ export interface CloseInfo {
   code: number;
   /** The server's close reason, or "". */
   reason: string;
-  /** Both close frames were exchanged and then TCP closed (WHATWG "closed cleanly"). */
+  /**
+   * Both close frames were exchanged and then TCP closed (WHATWG "closed cleanly"), and the server's
+   * close did not arrive first while data accepted by `send` was still waiting to be sent: a server
+   * that closed first need not read what follows its close frame (RFC 6455 §5.5.1).
+   */
   wasClean: boolean;
   /** Why the connection failed, when it did: a `WebSocketError` (protocol) or a `ClientError`. */
   error?: Error;
@@ -51,6 +55,9 @@ export interface ConnectionEvents {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** For `WebSocketStream` (not exported from the package): the server closed first with our data unsent. */
+export const unsentAtServerClose = Symbol("unsentAtServerClose");
 /** Messages queued for an async iterator before the socket is paused (receive backpressure). */
 const ITERATOR_PAUSE_AT = 256;
 const ITERATOR_RESUME_AT = 64;
@@ -88,6 +95,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   #error: Error | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
   #closeInfo: CloseInfo | undefined;
+  /**
+   * The server's close frame arrived first while data we had accepted was still waiting for the
+   * network: RFC 6455 §5.5.1 does not promise that the server reads it, so the close is not clean.
+   */
+  #unsentAtServerClose = false;
+  /** Our bytes still waiting (socket buffer, compression queue) when the latest read arrived. */
+  #unsentBeforeRead = 0;
   #resolveClosed!: (info: CloseInfo) => void;
   #waitingDrain = false;
   #corked = false;
@@ -171,7 +185,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     const head = this.#head;
     this.#head = null;
     if (this.#readyState === Connection.CLOSED) return;
-    if (head !== null && head.length > 0) this.#protocol.receive(head);
+    if (head !== null && head.length > 0) this.#receive(head);
     this.#socket.on("data", (chunk: Buffer) => this.#receive(chunk));
     this.#updateFlow();
     this.#scheduleHeartbeat(this.#options.pingInterval);
@@ -238,6 +252,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
       (this.#batch === null ? 0 : this.#batch.bytes) +
       this.#protocol.queuedBytes
     );
+  }
+
+  get [unsentAtServerClose](): boolean {
+    return this.#unsentAtServerClose;
   }
 
   /** How the connection ended, once it has. */
@@ -423,8 +441,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     this.#socket.uncork();
   };
 
+  #unsentBytes(): number {
+    return this.#socket.writableLength + this.#protocol.queuedBytes;
+  }
+
   #receive(chunk: Buffer): void {
     this.#heard = true;
+    this.#unsentBeforeRead = this.#unsentBytes();
     this.#protocol.receive(chunk);
     // SECURITY.md row 18: messages queued behind a running deflate (an application answering
     // what it reads) stop the reading until compression catches up. Only compression: stopping
@@ -473,7 +496,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
 
   /** The server's close frame arrived and our echo is queued; the server now closes TCP. */
   #onCloseFrame(): void {
-    if (this.#readyState === Connection.OPEN) this.#readyState = Connection.CLOSING;
+    if (this.#readyState === Connection.OPEN) {
+      this.#readyState = Connection.CLOSING;
+      // Data already waiting when this read arrived (the network would not take it) is what the
+      // server may never read. What was sent in answer to the messages before the close frame, in
+      // this same read, is not counted: it follows them as an echo would.
+      this.#unsentAtServerClose = Math.min(this.#unsentBeforeRead, this.#unsentBytes()) > 0;
+    }
     // RFC 6455 §7.1.1: the client waits for the server to close TCP, but not forever.
     this.#armCloseTimer();
   }
@@ -537,7 +566,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     const info: CloseInfo = {
       code: received ? protocol.closeCode : 1006,
       reason: received ? protocol.closeReason : "",
-      wasClean: received && protocol.closeSent && this.#error === undefined,
+      wasClean: received && protocol.closeSent && this.#error === undefined && !this.#unsentAtServerClose,
     };
     if (this.#error !== undefined) info.error = this.#error;
     this.#closeInfo = info;

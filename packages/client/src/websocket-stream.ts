@@ -1,5 +1,5 @@
 import { types } from "node:util";
-import { Connection, type CloseInfo, type Message } from "./connection.js";
+import { Connection, unsentAtServerClose, type CloseInfo, type Message } from "./connection.js";
 import { ClientError, ClientErrorCode } from "./errors.js";
 import { assertCloseCodeAndReason, toUSVString } from "./events.js";
 import { openHandshake } from "./handshake.js";
@@ -150,7 +150,9 @@ export class WebSocketStream {
         resolveOpened({ readable, writable, extensions: connection.extensions, protocol: connection.protocol });
         const requested = this.#closeRequested;
         if (requested !== null) void connection.close(requested.code, requested.reason);
-        connection.start();
+        // Reading starts in a later task, as in browsers: the code after `await opened` runs before
+        // any frame that came with the 101 (a close frame among them) is handled.
+        setImmediate(() => connection.start());
       },
       (error: Error) => {
         signal?.removeEventListener("abort", onAbort);
@@ -222,9 +224,12 @@ export class WebSocketStream {
         // Copied: the caller may reuse its buffer once the write resolved.
         else connection.send(Buffer.from(bufferSourceBytes(chunk)), { binary: true });
         if (connection.bufferedAmount >= highWaterMark) await connection.drain();
+        // The server closed while this chunk still waited for the network: it may never read it.
+        if (connection[unsentAtServerClose]) throw new DOMException("the connection closed before this chunk was sent", "InvalidStateError");
       },
-      close() {
-        void connection.close();
+      // Resolves once the closing handshake is over (the standard: not when the close frame is queued).
+      async close() {
+        await connection.close();
       },
       abort(reason) {
         const { code, reason: text } = closeInfoFromReason(reason);

@@ -162,7 +162,9 @@ export class WebSocket extends EventTarget {
         connection.on("close", (info) => this.#onClose(info));
         this.#readyState = OPEN;
         this.dispatchEvent(new Event("open"));
-        connection.start();
+        // Frames that came with the 101 are handled in a later task, as in browsers: what the
+        // open handlers queued as microtasks runs first.
+        setImmediate(() => connection.start());
       },
       (error: Error) => {
         this.#pending = null;

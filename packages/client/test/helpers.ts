@@ -100,6 +100,16 @@ export class Peer {
     return request;
   }
 
+  /** Answers 101 with a close frame in the same write, so that both arrive in one read; returns the request. */
+  async acceptWithClose(code: number, reason: string): Promise<UpgradeRequest> {
+    const request = await this.readRequest();
+    const response =
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Accept: ${acceptFor(request.headers["sec-websocket-key"]!)}\r\n\r\n`;
+    this.write(Buffer.concat([Buffer.from(response, "latin1"), closeFrame(code, reason)]));
+    return request;
+  }
+
   write(data: string | Uint8Array): void {
     if (!this.socket.destroyed) this.socket.write(data);
   }
@@ -190,4 +200,31 @@ export async function deflateBomb(size: number): Promise<Buffer> {
   deflate.close();
   const out = Buffer.concat(parts);
   return out.subarray(0, out.length - 4);
+}
+
+/**
+ * A server that, once `sendClose()` is called, sends its close frame first (or with its 101), then reads (and counts)
+ * what the client still sends until the client's close frame, and ends TCP: a clean handshake on
+ * the wire. Until `sendClose()` it does not read, so the client's large sends wait in its buffer.
+ */
+export async function serverClosingFirst(
+  code: number,
+  reason: string,
+  options: { withHandshake?: boolean } = {},
+): Promise<{ server: ScriptedServer; sendClose(): void; bytesReceived(): number }> {
+  let sendClose!: () => void;
+  const closeNow = new Promise<void>((resolve) => (sendClose = resolve));
+  let received = 0;
+  const server = await scriptedServer(async (peer) => {
+    await peer.accept();
+    // `withHandshake`: the close frame follows the 101 at once, before the client has sent anything.
+    if (options.withHandshake === true) peer.write(closeFrame(code, reason));
+    peer.socket.pause();
+    await closeNow;
+    if (options.withHandshake !== true) peer.write(closeFrame(code, reason));
+    peer.socket.resume();
+    for (let f = await peer.readFrame(); f !== null && f.opcode !== 8; f = await peer.readFrame()) received += f.payload.length;
+    peer.socket.end();
+  });
+  return { server, sendClose, bytesReceived: () => received };
 }

@@ -11,6 +11,7 @@ import {
   frame,
   inflateMessage,
   scriptedServer,
+  serverClosingFirst,
   text,
   type DecodedFrame,
   type ScriptedServer,
@@ -315,6 +316,26 @@ describe("7. close handling", () => {
     expect(info).toEqual({ code: 4001, reason: "ok", wasClean: true });
     expect(conn.readyState).toBe(3);
     expect(conn.send("x")).toBe(false);
+  });
+
+  it("is not clean when the server's close arrives while sent data still waits for the network", async () => {
+    const peer = await serverClosingFirst(4567, "server first");
+    server = peer.server;
+    const conn = await connect(server.url);
+    conn.send(new Uint8Array(32 * 1024 * 1024));
+    peer.sendClose();
+    expect(await conn.closed).toEqual({ code: 4567, reason: "server first", wasClean: false });
+    // Everything was still written before our close frame.
+    expect(peer.bytesReceived()).toBe(32 * 1024 * 1024);
+  });
+
+  it("is not clean either when the close came with the 101 and was read after a large send", async () => {
+    const peer = await serverClosingFirst(4567, "at once", { withHandshake: true });
+    server = peer.server;
+    const conn = await connect(server.url);
+    conn.send(new Uint8Array(32 * 1024 * 1024));
+    peer.sendClose(); // lets the server read
+    expect(await conn.closed).toEqual({ code: 4567, reason: "at once", wasClean: false });
   });
 
   it("rejects invalid close arguments on the Node API", async () => {

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
 import { WebSocketStream, WebSocketStreamError } from "../src/index.js";
+import { closeFrame, scriptedServer, serverClosingFirst, type ScriptedServer } from "./helpers.js";
 
 let wss: WebSocketServer | undefined;
 afterEach(async () => {
@@ -350,5 +351,72 @@ describe("WebSocketStream backpressure", () => {
     expect(written).toBe(64);
     stream.close();
     await stream.closed;
+  });
+});
+
+describe("WebSocketStream and the closing handshake", () => {
+  let raw: ScriptedServer | undefined;
+  afterEach(async () => {
+    await raw?.close();
+    raw = undefined;
+  });
+
+  it("a close frame that came with the 101 is handled after the code following `await opened`", async () => {
+    let frames: number[] = [];
+    raw = await scriptedServer(async (peer) => {
+      await peer.acceptWithClose(4000, "with the 101");
+      frames = (await peer.readAll()).map((f) => f.opcode);
+    });
+    const stream = new WebSocketStream(raw.url);
+    const { writable } = await stream.opened;
+    await writable.getWriter().write("still open");
+    await expect(stream.closed).resolves.toEqual({ closeCode: 4000, reason: "with the 101" });
+    await raw.peers[0]!.closed;
+    expect(frames).toEqual([1, 8]);
+  });
+
+  it("writer.close() resolves only once the server has answered the close frame", async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let closeSeen!: () => void;
+    const sawClose = new Promise<void>((resolve) => (closeSeen = resolve));
+    raw = await scriptedServer(async (peer) => {
+      await peer.accept();
+      for (let f = await peer.readFrame(); f !== null; f = await peer.readFrame()) {
+        if (f.opcode !== 8) continue;
+        closeSeen();
+        await released;
+        peer.write(closeFrame());
+        peer.socket.end();
+        return;
+      }
+    });
+    const stream = new WebSocketStream(raw.url);
+    const { writable } = await stream.opened;
+    let settled = false;
+    const closing = writable.getWriter().close().then(() => (settled = true));
+    await sawClose;
+    // Several turns of the event loop with the server holding its answer: still pending.
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    release();
+    await closing;
+    await expect(stream.closed).resolves.toEqual({ closeCode: 1005, reason: "" });
+  });
+
+  it("the server's close while a write still waits for the network: the write rejects, closed rejects with the server's code", async () => {
+    const SIZE = 32 * 1024 * 1024; // more than loopback's socket buffers hold
+    const peer = await serverClosingFirst(4567, "server first");
+    raw = peer.server;
+    const stream = new WebSocketStream(raw.url);
+    const { writable } = await stream.opened;
+    const outcome = writable.getWriter().write(new Uint8Array(SIZE)).then(() => "resolved", (e: unknown) => e);
+    peer.sendClose();
+    expect(await outcome).toMatchObject({ name: "InvalidStateError" });
+    const error = await stream.closed.then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(WebSocketStreamError);
+    expect(error).toMatchObject({ closeCode: 4567, reason: "server first" });
+    // The bytes were still sent; only the promise of delivery is gone.
+    expect(peer.bytesReceived()).toBe(SIZE);
   });
 });

@@ -2,7 +2,7 @@ import { Blob } from "node:buffer";
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { CloseEvent, WebSocket } from "../src/index.js";
-import { binary, closeCodeOf, closeFrame, once, recordEvents, scriptedServer, text, type ScriptedServer } from "./helpers.js";
+import { binary, closeCodeOf, closeFrame, once, recordEvents, scriptedServer, serverClosingFirst, text, type ScriptedServer } from "./helpers.js";
 
 let server: ScriptedServer | undefined;
 afterEach(async () => {
@@ -170,6 +170,33 @@ describe("WebSocket events", () => {
     expect(event.code).toBe(1000);
     expect(event.reason).toBe("done");
     expect(event.wasClean).toBe(true);
+  });
+
+  it("the server's close arriving while sent data still waits for the network is not clean, and fires no error", async () => {
+    const peer = await serverClosingFirst(4567, "server first");
+    server = peer.server;
+    const ws = new WebSocket(server.url);
+    const log = recordEvents(ws);
+    await once(ws, "open");
+    ws.send(new Uint8Array(32 * 1024 * 1024));
+    peer.sendClose();
+    const event = await once<CloseEvent>(ws, "close");
+    expect([event.code, event.reason, event.wasClean]).toEqual([4567, "server first", false]);
+    expect(log).toEqual(["open", "close"]);
+  });
+
+  it("a close frame that came with the 101 is handled after the microtasks the open handlers queued", async () => {
+    let frames: number[] = [];
+    server = await scriptedServer(async (peer) => {
+      await peer.acceptWithClose(4000, "with the 101");
+      frames = (await peer.readAll()).map((f) => f.opcode);
+    });
+    const ws = new WebSocket(server.url);
+    ws.onopen = () => queueMicrotask(() => ws.send("from a microtask"));
+    const event = await once<CloseEvent>(ws, "close");
+    expect([event.code, event.wasClean]).toEqual([4000, true]);
+    await server.peers[0]!.closed;
+    expect(frames).toEqual([1, 8]);
   });
 
   it("MessageEvent carries the origin", async () => {
