@@ -130,21 +130,36 @@ describe("parseExtensionHeader", () => {
 });
 
 describe("header-list scanners stay linear (SECURITY.md row 2)", () => {
-  // Inputs shaped like the ones that make backtracking splitters explode, 64 KiB long: each must
-  // parse within a time that only a linear scan meets (a quadratic one takes seconds).
+  // Inputs shaped like the ones that make backtracking splitters explode. Linear means 16 times the
+  // text costs about 16 times the time; a quadratic scan would take 256 times. The ratio of two
+  // medians, measured in one run, holds on a loaded machine where an absolute bound does not.
   const pieces = fc.constantFrom(" ", "\t", ",", ";", "=", "a", '"', "\\", '\\"', "a=", ";a", ", ,", '"a\\');
-  it("64 KiB of adversarial text parses in well under 250 ms", { timeout: TEST_TIMEOUT_MS }, () => {
+  const parseAll = (text: string): void => {
+    parseSubprotocolHeader(text);
+    parseExtensionHeader(text);
+    parseExtensionHeader(`x; a="${text}`);
+  };
+  const medianTime = (text: string): number => {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      parseAll(text);
+      times.push(performance.now() - start);
+    }
+    return times.sort((a, b) => a - b)[2]!;
+  };
+  it("16 times the adversarial text takes far less than 256 times as long", { timeout: TEST_TIMEOUT_MS }, () => {
     fc.assert(
       fc.property(fc.array(pieces, { minLength: 1, maxLength: 6 }), fc.constantFrom("", "x", "\0", '"', ","), (unit, tail) => {
         const pattern = unit.join("");
-        const text = pattern.repeat(Math.ceil(65536 / pattern.length)) + tail;
-        const start = performance.now();
-        parseSubprotocolHeader(text);
-        parseExtensionHeader(text);
-        parseExtensionHeader(`x; a="${text}`);
-        expect(performance.now() - start).toBeLessThan(250);
+        const make = (size: number): string => pattern.repeat(Math.ceil(size / pattern.length)) + tail;
+        const small = make(16 * 1024);
+        const large = make(256 * 1024);
+        parseAll(small); // warm up the JIT for both sizes alike
+        const ratio = medianTime(large) / Math.max(medianTime(small), 0.05);
+        expect(ratio).toBeLessThan(64);
       }),
-      budget({ numRuns: Math.min(budget().numRuns ?? 40, 40) }),
+      budget({ numRuns: Math.min(budget().numRuns ?? 20, 20) }),
     );
   });
 });
