@@ -1,13 +1,14 @@
 // `pnpm bench`: codec micro-benchmarks, end-to-end server benchmarks (ours vs ws vs ws+bufferutil,
-// each server in its own process on CPU 1, the load generator on CPU 0, interleaved rounds) and
-// the client benchmark (three clients against the C echo server in native/, or our Node server when
-// it does not build). Prints a Markdown table, writes results/latest.{md,json} and the README's
+// each server in its own process on CPU 1, the load generator on CPU 0, interleaved rounds), what
+// diagnostics_channel subscribers cost our server (diagnostics.ts), and the client benchmark
+// (three clients against the C echo server in native/, or our Node server when it does not build). Prints a Markdown table, writes results/latest.{md,json} and the README's
 // Performance section. BENCH_QUICK=1: short smoke run.
 import { cpus } from "node:os";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCodec } from "./codec.js";
+import { diagnosticsBenchmarks } from "./diagnostics.js";
 import type { LoadResult } from "./loadgen-output.js";
 import {
   buildEchoServer,
@@ -297,6 +298,8 @@ async function main(): Promise<void> {
   notes.push(...codec.notes);
   log("server benchmarks…");
   const server = await serverBenchmarks(binary, idleConnections, notes);
+  log("diagnostics_channel benchmarks…");
+  const diagnostics = await diagnosticsBenchmarks({ binary, rounds, seconds, warmup, selected, log, notes });
   log("client benchmarks…");
   const client = await clientBenchmarks(notes);
 
@@ -311,7 +314,7 @@ async function main(): Promise<void> {
       quick,
       rounds,
     },
-    rows: [...codec.rows, ...server, ...client],
+    rows: [...codec.rows, ...server, ...diagnostics, ...client],
     notes: [
       "Codec rows: ours = @ws/codec; ws = ws 8.23's JavaScript path (WS_NO_BUFFER_UTIL); ws + bufferutil = bufferutil's native unmask called directly, and ws's Receiver with bufferutil for parsing. UTF-8 rows compare against buffer.isUtf8, which ws uses on Node 20 from 24 bytes up.",
       "Servers: echo servers with no compression (except the deflate row, threshold 0 on both), maxPayload 64 MiB; ours with its defaults otherwise (heartbeat on), ws with its defaults.",

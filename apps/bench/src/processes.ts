@@ -24,12 +24,13 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(kind: ServerKind, deflate = false): Promise<RunningServer> {
+/** `extraArgs` go to the server script (e.g. ours.ts's `--diagnostics`). */
+export async function startServer(kind: ServerKind, deflate = false, extraArgs: string[] = []): Promise<RunningServer> {
   const script = join(here, "servers", `${kind === "ours" ? "ours" : "ws"}.mjs`);
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (kind === "ws") env.WS_NO_BUFFER_UTIL = "1";
   else delete env.WS_NO_BUFFER_UTIL;
-  const [cmd, args] = pinned(1, [process.execPath, script, ...(deflate ? ["--deflate"] : [])]);
+  const [cmd, args] = pinned(1, [process.execPath, script, ...(deflate ? ["--deflate"] : []), ...extraArgs]);
   const server = await spawnServer(kind, cmd, args, env);
   if (kind === "ws" && server.info.bufferutil) throw new Error("ws pure-JS server loaded bufferutil");
   if (kind === "ws+bufferutil" && !server.info.bufferutil) throw new Error("ws server did not load bufferutil");

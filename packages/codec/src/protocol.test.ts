@@ -94,6 +94,35 @@ describe("Protocol: messages and control frames", () => {
     expect(decodeFrames(concatBytes(...written)).map((frame) => frame.payload)).toEqual([text("first")]);
   });
 
+  it("tells the shell of every ping and pong it queues: asked for, automatic, deferred, not withheld ones", () => {
+    const seen: string[] = [];
+    const decode = (payload: Uint8Array) => new TextDecoder().decode(payload);
+    let backlogged = false;
+    const c = connection(
+      {},
+      {
+        onPing: (payload) => seen.push(`received ping:${decode(payload)}`),
+        onPingSent: (payload) => seen.push(`sent ping:${decode(payload)}`),
+        onPongSent: (payload) => seen.push(`sent pong:${decode(payload)}`),
+        pongBacklogged: () => backlogged,
+        admitPong: (size) => size !== 7,
+      },
+    );
+    c.protocol.ping(text("ours"));
+    c.protocol.pong(text("beat"));
+    c.receive({ opcode: Opcode.Ping, payload: "auto" });
+    c.receive({ opcode: Opcode.Ping, payload: "refused" });
+    backlogged = true;
+    c.receive({ opcode: Opcode.Ping, payload: "later" });
+    // An automatic pong is told after the ping it answers, in the order of the frames.
+    const before = ["sent ping:ours", "sent pong:beat", "received ping:auto", "sent pong:auto", "received ping:refused", "received ping:later"];
+    expect(seen).toEqual(before);
+    c.protocol.flushPong();
+    c.protocol.close(1000);
+    expect(seen).toEqual([...before, "sent pong:later"]);
+    expect(c.sent().map((frame) => frame.opcode)).toEqual([Opcode.Ping, Opcode.Pong, Opcode.Pong, Opcode.Pong, Opcode.Close]);
+  });
+
   it("masks every frame a client sends and never masks a server's", () => {
     const client = connection({ role: "client" });
     client.protocol.send(text("abc"), false);

@@ -13,8 +13,16 @@ export interface ProtocolHandler {
   /** Bytes to send, in order. The shell writes the chunks of one call together (one corked write). */
   write(chunks: Uint8Array[]): void;
   onMessage(data: Uint8Array, isBinary: boolean): void;
+  /** The peer's ping arrived (its automatic answer, if any, is queued already). */
   onPing?(payload: Uint8Array): void;
   onPong?(payload: Uint8Array): void;
+  /**
+   * A ping or pong of ours was queued to send: one asked for (`ping`, `pong`) or an automatic
+   * answer to the peer's ping, sent at once or once the buffer drained (`flushPong`). For the
+   * shell's diagnostics; `payload` is valid during the call only.
+   */
+  onPingSent?(payload: Uint8Array): void;
+  onPongSent?(payload: Uint8Array): void;
   /**
    * Asked before an automatic pong of `size` payload bytes is queued; false withholds it. A peer
    * that pings and never reads the pongs must meet the same send-buffer limit as any sender, so the
@@ -318,8 +326,15 @@ export class Protocol {
     if (!this.closeSent) this.sendControl(Opcode.Pong, payload);
   }
 
-  /** @internal Queues a control frame (the receiver's automatic pong comes through here). */
-  sendControl(opcode: number, payload: Uint8Array): void {
+  /**
+   * @internal Queues a control frame (the receiver's automatic pong comes through here, and tells
+   * the handler itself: `notify` false).
+   */
+  sendControl(opcode: number, payload: Uint8Array, notify = true): void {
+    if (notify) {
+      if (opcode === Opcode.Pong) this.handler.onPongSent?.(payload);
+      else if (opcode === Opcode.Ping) this.handler.onPingSent?.(payload);
+    }
     if (this.writable) this.writeFrame(opcode, payload, true, false);
     else this.enqueue(payload.length, () => this.writeFrame(opcode, payload, true, false));
   }
@@ -421,11 +436,17 @@ class ReceiverEvents implements ReceiverHandler {
   }
 
   onPing(payload: Uint8Array): void {
+    let answered = false;
     if (this.protocol.answersPings) {
       if (this.handler.pongBacklogged?.() === true) this.protocol.deferPong(payload);
-      else if (this.handler.admitPong?.(payload.length) !== false) this.protocol.sendControl(Opcode.Pong, payload);
+      else if (this.handler.admitPong?.(payload.length) !== false) {
+        this.protocol.sendControl(Opcode.Pong, payload, false);
+        answered = true;
+      }
     }
     this.handler.onPing?.(payload);
+    // Told after the ping, so that the shell reports them in the order of the frames.
+    if (answered) this.handler.onPongSent?.(payload);
   }
 
   onPong(payload: Uint8Array): void {

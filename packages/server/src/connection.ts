@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { isUtf8 } from "node:buffer";
+import { performance } from "node:perf_hooks";
 import { Writable } from "node:stream";
 import {
   Protocol,
@@ -11,9 +12,11 @@ import {
   type WebSocketError,
 } from "@ws/codec";
 import type { PerMessageDeflate } from "@ws/codec/deflate";
+import { channels, type BackpressureDiagnostic, type CloseDiagnostic, type ControlFrameDiagnostic } from "./diagnostics.js";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
 import type { PreparedMessage } from "./broadcast.js";
+import type { WebSocketServer } from "./server.js";
 import type { TopicRegistry } from "./topics.js";
 
 /** WHATWG `WebSocket.readyState` values. A server connection starts OPEN. */
@@ -43,16 +46,9 @@ export interface ConnectionEvents {
   drain: [];
 }
 
-/** Traffic totals of a server's connections, for `server.stats()`: plain increments, shared by all. */
-export interface TrafficCounters {
-  bytesIn: number;
-  bytesOut: number;
-  messagesIn: number;
-  messagesOut: number;
-}
-
-/** Settings a connection takes from its server's resolved options, and the counters it adds to. */
-export type ConnectionSettings = { counters?: TrafficCounters } & Pick<
+/** Settings a connection takes from its server's resolved options, and the server (for diagnostics). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- shared by the connections of a server of any `data` type
+export type ConnectionSettings = { server: WebSocketServer<any> } & Pick<
   ResolvedOptions<unknown>,
   | "maxPayload"
   | "maxFragments"
@@ -163,6 +159,15 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private pongDeferred = false;
   private closeTimer: NodeJS.Timeout | null = null;
 
+  // Traffic totals (the getters `bytesIn`…`messagesOut`; `server.stats()` sums them): one increment
+  // of the connection's own field per read, write or message.
+  private receivedBytes = 0;
+  private sentBytes = 0;
+  private receivedMessages = 0;
+  private sentMessages = 0;
+  /** `performance.now()` when the connection started, for the close diagnostic's duration. */
+  private startedAt = 0;
+
   // Liveness, checked by the server's heartbeat (see `checkLiveness`).
   /** Some bytes arrived since the last ping. */
   private heard = false;
@@ -231,6 +236,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     socket.on("drain", onSocketDrain);
     this.pingDeadline = now + this.settings.pingInterval;
     this.lastActive = now;
+    this.startedAt = now;
     if (socket.destroyed) {
       this.socketClosed();
       return;
@@ -297,6 +303,26 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     );
   }
 
+  /** Bytes read from the socket after the handshake (frames, as they arrived). */
+  get bytesIn(): number {
+    return this.receivedBytes;
+  }
+
+  /** Bytes handed to the socket after the handshake (frames, control frames included). */
+  get bytesOut(): number {
+    return this.sentBytes;
+  }
+
+  /** Whole messages received. */
+  get messagesIn(): number {
+    return this.receivedMessages;
+  }
+
+  /** Messages queued to send (`send`, `sendPrepared` and `publish`, a finished `stream()`). */
+  get messagesOut(): number {
+    return this.sentMessages;
+  }
+
   /** Whether permessage-deflate is on for this connection. */
   get compressed(): boolean {
     return this.compression !== null;
@@ -313,7 +339,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     const bytes = toBytes(data);
     const isBinary = options?.binary ?? typeof data !== "string";
     if (!this.admit(bytes.length)) return false;
-    if (this.settings.counters !== undefined) this.settings.counters.messagesOut++;
+    this.sentMessages++;
     if (this.streaming) {
       (this.held ??= []).push({ bytes, isBinary, compress: options?.compress });
       this.heldBytes += bytes.length + QUEUE_ENTRY_OVERHEAD;
@@ -376,7 +402,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       frame = message.compressedFrame(settings);
     }
     if (!this.admit(length)) return false;
-    if (this.settings.counters !== undefined) this.settings.counters.messagesOut++;
+    this.sentMessages++;
     this.protocolCore.sendFrame(frame, length);
     return !this.needDrain;
   }
@@ -407,7 +433,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       },
       final: (callback) => {
         finished = true;
-        sendFragment(EMPTY, true);
+        if (sendFragment(EMPTY, true)) this.sentMessages++;
         this.endStream();
         callback();
       },
@@ -518,24 +544,29 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     const buffered = this.bufferedAmount;
     if (this.wouldOverflow(buffered, size)) {
       if (this.settings.backpressure === "reject") {
+        if (channels.backpressure.hasSubscribers) this.publishBackpressure("maxBufferedAmount", "reject", buffered);
         throw new WebSocketServerError(
           ServerErrorCode.SendRejected,
           `bufferedAmount would pass maxBufferedAmount (${this.settings.maxBufferedAmount} bytes)`,
         );
       }
-      this.overflow();
+      this.overflow(buffered);
       return false;
     }
     if (buffered + size >= this.settings.highWaterMark) {
       this.needDrain = true;
       // Stop reading now, not at the next read: a message handler answering what it reads (maybe
       // behind compression, maybe while an inflate delivers more) must not outrun what can leave.
-      if (!this.sendBacklog) {
-        this.sendBacklog = true;
-        this.updateFlow();
-      }
+      if (!this.sendBacklog) this.reachHighWaterMark(buffered + size);
     }
     return true;
+  }
+
+  /** `bufferedAmount` reached `highWaterMark`: reading stops until it drains (see `checkSendBacklog`). */
+  private reachHighWaterMark(bufferedAmount: number): void {
+    this.sendBacklog = true;
+    this.updateFlow();
+    if (channels.backpressure.hasSubscribers) this.publishBackpressure("highWaterMark", "wait", bufferedAmount);
   }
 
   /** One message larger than the limit is allowed on an empty buffer: it is bounded by its sender. */
@@ -549,8 +580,10 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
    * caller to throw to); under "close" the connection fails as a send would.
    */
   admitPong(size: number): boolean {
-    if (!this.wouldOverflow(this.bufferedAmount, size + 2)) return true;
-    if (this.settings.backpressure === "close") this.overflow();
+    const buffered = this.bufferedAmount;
+    if (!this.wouldOverflow(buffered, size + 2)) return true;
+    if (this.settings.backpressure === "close") this.overflow(buffered);
+    else if (channels.backpressure.hasSubscribers) this.publishBackpressure("maxBufferedAmount", "reject", buffered);
     return false;
   }
 
@@ -565,7 +598,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /** SECURITY.md row 15: a peer that does not read is not allowed to grow our memory. */
-  private overflow(): void {
+  private overflow(bufferedAmount: number): void {
+    if (channels.backpressure.hasSubscribers) this.publishBackpressure("maxBufferedAmount", "close", bufferedAmount);
     this.fail(
       new WebSocketServerError(
         ServerErrorCode.BufferOverflow,
@@ -584,8 +618,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   writeChunks(chunks: Uint8Array[]): void {
     const socket = this.socket;
     if (socket.destroyed) return;
-    const counters = this.settings.counters;
-    if (counters !== undefined) for (const chunk of chunks) counters.bytesOut += chunk.length;
+    for (const chunk of chunks) this.sentBytes += chunk.length;
     if (!this.corked) {
       // Frames written in the same tick leave in one writev (header and payload together).
       this.corked = true;
@@ -639,9 +672,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
    */
   private checkSendBacklog(): void {
     if (this.sendBacklog || this.state === ReadyState.CLOSED) return;
-    if (this.bufferedAmount < this.settings.highWaterMark) return;
-    this.sendBacklog = true;
-    this.updateFlow();
+    const buffered = this.bufferedAmount;
+    if (buffered < this.settings.highWaterMark) return;
+    this.reachHighWaterMark(buffered);
   }
 
   /** @internal The socket flushed: release `drain` waiters, reads and a pong once under the high-water mark. */
@@ -691,7 +724,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   /** @internal Bytes read from the socket. */
   receiveData(chunk: Uint8Array): void {
     this.heard = true;
-    if (this.settings.counters !== undefined) this.settings.counters.bytesIn += chunk.length;
+    this.receivedBytes += chunk.length;
     this.protocolCore.receive(chunk);
     // With writes this tick, `uncork` checks once they went to the socket; without, sends may
     // still wait behind compression.
@@ -710,8 +743,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   /** @internal */
   socketFailed(error: Error): void {
     if (this.closeError === null) {
-      this.closeError = new WebSocketServerError(ServerErrorCode.SocketError, error.message, 1006, { cause: error });
-      if (this.listenerCount("error") > 0) this.emit("error", this.closeError);
+      this.reportError(new WebSocketServerError(ServerErrorCode.SocketError, error.message, 1006, { cause: error }));
     }
     this.socket.destroy();
   }
@@ -740,14 +772,53 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     if (this.subscriptions !== null && this.registry !== null) {
       for (const topic of this.subscriptions) this.registry.remove(topic, this);
     }
+    if (channels.close.hasSubscribers) this.publishClose();
     this.emit("close", this.closeCode, this.closeReason);
     this.onClosed?.(this);
+  }
+
+  private publishClose(): void {
+    const core = this.protocolCore;
+    channels.close.publish({
+      server: this.settings.server,
+      connection: this,
+      code: this.closeCode,
+      reason: this.closeReason,
+      wasClean: core.closeSent && core.closeReceived,
+      error: this.closeError,
+      duration: performance.now() - this.startedAt,
+      bytesIn: this.receivedBytes,
+      bytesOut: this.sentBytes,
+      messagesIn: this.receivedMessages,
+      messagesOut: this.sentMessages,
+    } satisfies CloseDiagnostic<T>);
+  }
+
+  /** @internal A ping or pong went either way; called only while its channel has subscribers. */
+  publishControlFrame(which: "ping" | "pong", direction: "received" | "sent", payload: Uint8Array): void {
+    channels[which].publish({
+      server: this.settings.server,
+      connection: this,
+      direction,
+      // A copy: the payload may be a view of a receive buffer that is reused.
+      payload: Buffer.from(payload),
+    } satisfies ControlFrameDiagnostic<T>);
+  }
+
+  private publishBackpressure(limit: BackpressureDiagnostic["limit"], policy: BackpressureDiagnostic["policy"], bufferedAmount: number): void {
+    channels.backpressure.publish({
+      server: this.settings.server,
+      connection: this,
+      limit,
+      policy,
+      bufferedAmount,
+    } satisfies BackpressureDiagnostic<T>);
   }
 
   /** @internal A whole message arrived. */
   receiveMessage(data: Uint8Array, isBinary: boolean): void {
     this.active = true;
-    if (this.settings.counters !== undefined) this.settings.counters.messagesIn++;
+    this.receivedMessages++;
     const buffer = toBuffer(data);
     if (this.iterating) {
       const value = isBinary ? buffer : buffer.toString("utf8");
@@ -777,8 +848,14 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   fail(error: WebSocketError | WebSocketServerError): void {
     if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
     if (this.closeError !== null) return;
-    this.closeError = error;
     this.startCloseTimer();
+    this.reportError(error);
+  }
+
+  /** Records the one error the connection fails with; `error` listeners and the diagnostics hear of it. */
+  private reportError(error: WebSocketError | WebSocketServerError): void {
+    this.closeError = error;
+    if (channels.error.hasSubscribers) channels.error.publish({ server: this.settings.server, connection: this, error });
     if (this.listenerCount("error") > 0) this.emit("error", error);
   }
 
@@ -809,8 +886,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     // A peer whose close frame has arrived did complete the closing handshake; only its TCP close
     // is late, which the destroy below takes care of without calling it an error.
     if (this.closeError === null && !this.protocolCore.closeReceived) {
-      this.closeError = new WebSocketServerError(ServerErrorCode.CloseTimeout, "the peer did not complete the close in time");
-      if (this.listenerCount("error") > 0) this.emit("error", this.closeError);
+      this.reportError(new WebSocketServerError(ServerErrorCode.CloseTimeout, "the peer did not complete the close in time"));
     }
     this.socket.destroy();
   }
@@ -865,11 +941,21 @@ class ProtocolEvents implements ProtocolHandler {
   }
 
   onPing(payload: Uint8Array): void {
+    if (channels.ping.hasSubscribers) this.conn.publishControlFrame("ping", "received", payload);
     this.conn.emit("ping", toBuffer(payload));
   }
 
   onPong(payload: Uint8Array): void {
+    if (channels.pong.hasSubscribers) this.conn.publishControlFrame("pong", "received", payload);
     this.conn.emit("pong", toBuffer(payload));
+  }
+
+  onPingSent(payload: Uint8Array): void {
+    if (channels.ping.hasSubscribers) this.conn.publishControlFrame("ping", "sent", payload);
+  }
+
+  onPongSent(payload: Uint8Array): void {
+    if (channels.pong.hasSubscribers) this.conn.publishControlFrame("pong", "sent", payload);
   }
 
   admitPong(size: number): boolean {

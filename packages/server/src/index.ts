@@ -14,6 +14,19 @@ export {
   type SendData,
   type SendOptions,
 } from "./connection.js";
+export {
+  DiagnosticsChannel,
+  type BackpressureDiagnostic,
+  type CloseDiagnostic,
+  type ConnectionDiagnostic,
+  type ControlFrameDiagnostic,
+  type DiagnosticMessages,
+  type ErrorDiagnostic,
+  type HandshakeErrorDiagnostic,
+  type OpenDiagnostic,
+  type PingDiagnostic,
+  type PongDiagnostic,
+} from "./diagnostics.js";
 export { PreparedMessage, broadcast, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
 export { ServerErrorCode, WebSocketServerError } from "./errors.js";
 export { safeEqual } from "./credentials.js";

@@ -3,12 +3,14 @@ import { EventEmitter } from "node:events";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { computeAccept, buildUpgradeResponse, validateUpgradeRequest } from "@ws/codec/handshake";
 import { PerMessageDeflate, formatDeflateEntry, negotiateServer } from "@ws/codec/deflate";
 import { broadcast, PreparedMessage, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
 import { decodeBrokerMessage, encodeBrokerMessage, type Broker } from "./broker.js";
 import { Connection, type ConnectionSettings, type SendData } from "./connection.js";
+import { channels, type HandshakeErrorDiagnostic, type OpenDiagnostic } from "./diagnostics.js";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import { Heartbeat } from "./heartbeat.js";
 import { resolveOptions, type HeadersInit, type ResolvedOptions, type ServerOptions, type UpgradeDecision } from "./options.js";
@@ -108,7 +110,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   readonly id: string = randomUUID();
   private readonly broker: Broker | null;
   private readonly registry: TopicRegistry<T>;
-  private readonly counters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+  /** Traffic of the connections that have closed; `stats()` adds the open ones' own counts. */
+  private readonly closedTraffic = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
   private published = 0;
   private fromBroker = 0;
 
@@ -130,7 +133,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       pongTimeout: resolved.pongTimeout,
       idleTimeout: resolved.idleTimeout,
       closeTimeout: resolved.closeTimeout,
-      counters: this.counters,
+      server: this,
     };
     this.heartbeat = new Heartbeat(this.clients, resolved);
     const broker = options.broker ?? null;
@@ -229,8 +232,10 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     callback?: UpgradeCallback<T>,
   ): Promise<Connection<T> | null> {
     const tcp = socket as TimedSocket;
+    // For the open diagnostic's handshake duration: one clock read per handshake, not per message.
+    const started = performance.now();
     this.startHandshakeTimer(tcp);
-    return this.upgrade(req, tcp, head, callback).catch((error: unknown) => {
+    return this.upgrade(req, tcp, head, callback, started).catch((error: unknown) => {
       // Only our own bugs or a user callback land here; the socket must not be left open.
       tcp.destroy();
       this.reportError(error);
@@ -275,15 +280,28 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     return this.registry.count(topic);
   }
 
-  /** Counts of connections, subscriptions, traffic and queued bytes (the last one walks the connections). */
+  /**
+   * Counts of connections, subscriptions, traffic and queued bytes. It walks the connections (each
+   * counts its own traffic, so that the message path touches nothing shared).
+   */
   stats(): ServerStats {
+    let { bytesIn, bytesOut, messagesIn, messagesOut } = this.closedTraffic;
     let bufferedAmount = 0;
-    for (const conn of this.clients) bufferedAmount += conn.bufferedAmount;
+    for (const conn of this.clients) {
+      bytesIn += conn.bytesIn;
+      bytesOut += conn.bytesOut;
+      messagesIn += conn.messagesIn;
+      messagesOut += conn.messagesOut;
+      bufferedAmount += conn.bufferedAmount;
+    }
     return {
       connections: this.clients.size,
       topics: this.registry.topicCount,
       subscriptions: this.registry.subscriptions,
-      ...this.counters,
+      bytesIn,
+      bytesOut,
+      messagesIn,
+      messagesOut,
       published: this.published,
       fromBroker: this.fromBroker,
       bufferedAmount,
@@ -429,6 +447,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     socket: TimedSocket,
     head: Buffer,
     callback: UpgradeCallback<T> | undefined,
+    started: number,
   ): Promise<Connection<T> | null> {
     const options = this.options;
     // Errors before the socket is handed to a connection must not crash the process, and a client
@@ -522,6 +541,10 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     );
     this.clients.add(conn);
     if (this.closing === null) this.heartbeat.start();
+    if (channels.open.hasSubscribers) {
+      const handshakeDuration = performance.now() - started;
+      channels.open.publish({ server: this, connection: conn, request: req, handshakeDuration } satisfies OpenDiagnostic<T>);
+    }
     // Listeners first, then reading: no message can arrive before they are attached (same tick).
     // If a handler throws, the connection still starts, so that its socket's end is seen and it
     // leaves `clients`; handleUpgrade then destroys the socket and reports the error.
@@ -538,6 +561,11 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
 
   private readonly removeClient = (conn: Connection<T>): void => {
     this.clients.delete(conn);
+    const traffic = this.closedTraffic;
+    traffic.bytesIn += conn.bytesIn;
+    traffic.bytesOut += conn.bytesOut;
+    traffic.messagesIn += conn.messagesIn;
+    traffic.messagesOut += conn.messagesOut;
     if (this.clients.size === 0) this.heartbeat.stop();
   };
 
@@ -552,7 +580,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
 
   private handshakeRefused(req: IncomingMessage | undefined, status: number, reason: string, cause?: unknown): void {
     const message = `handshake refused with ${status}${reason === "" ? "" : ` ${reason}`}`;
-    this.handshakeFailed(ServerErrorCode.HandshakeRefused, message, req, { status, cause });
+    this.handshakeFailed(ServerErrorCode.HandshakeRefused, message, req, { status, cause }, reason);
   }
 
   private handshakeFailed(
@@ -560,10 +588,17 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     message: string,
     req: IncomingMessage | undefined,
     options?: { cause?: unknown; status?: number },
+    reason = "",
   ): void {
     // Built only when someone listens: refusals are cheap for a peer to cause.
-    if (this.listenerCount("handshakeError") === 0) return;
-    this.emit("handshakeError", new WebSocketServerError(code, message, 1006, options), req);
+    const listened = this.listenerCount("handshakeError") > 0;
+    if (!listened && !channels.handshakeError.hasSubscribers) return;
+    const error = new WebSocketServerError(code, message, 1006, options);
+    if (channels.handshakeError.hasSubscribers) {
+      const status = options?.status;
+      channels.handshakeError.publish({ server: this, request: req, error, status, reason } satisfies HandshakeErrorDiagnostic<T>);
+    }
+    if (listened) this.emit("handshakeError", error, req);
   }
 
   private startHandshakeTimer(socket: TimedSocket): void {

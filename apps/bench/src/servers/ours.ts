@@ -1,9 +1,22 @@
 // Echo server on @ws/server for the benchmark, run in its own process. Prints one JSON line with its
 // port once listening. `--deflate` turns permessage-deflate on (threshold 0: every message).
-import { createServer } from "@ws/server";
+// `--diagnostics` subscribes to every diagnostics channel (see diagnostics.ts).
+import { subscribe } from "node:diagnostics_channel";
+import { DiagnosticsChannel, createServer } from "@ws/server";
 
 const MiB = 1024 * 1024;
 const deflate = process.argv.includes("--deflate");
+
+if (process.argv.includes("--diagnostics")) {
+  // What a metrics subscriber does at the least: look at the message and count it.
+  const counts = new Map<string, number>();
+  for (const name of Object.values(DiagnosticsChannel)) {
+    counts.set(name, 0);
+    subscribe(name, (message) => {
+      if (message !== null && typeof message === "object") counts.set(name, counts.get(name)! + 1);
+    });
+  }
+}
 
 const server = await createServer({
   port: 0,
