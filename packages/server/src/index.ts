@@ -13,6 +13,7 @@ export {
   type IteratedMessage,
   type SendData,
   type SendOptions,
+  type Transport,
 } from "./connection.js";
 export { PreparedMessage, broadcast, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
 export { ServerErrorCode, WebSocketServerError } from "./errors.js";
@@ -25,6 +26,8 @@ export type {
   UpgradeHook,
   UpgradeInfo,
   UpgradeReject,
+  UpgradeRequest,
 } from "./options.js";
+export type { Http2ListenOptions } from "./http2.js";
 export { CloseCode, ErrorCode, WebSocketError } from "@ws/codec";
 export type { PerMessageDeflateOptions } from "@ws/codec/deflate";
