@@ -117,8 +117,11 @@ type OwnedSocket = Transport & { [kConnection]: SomeConnection };
  */
 export function destroyTransport(transport: Transport): void {
   const stream = transport as Transport & { rstCode?: number; close?: (code?: number) => void };
-  if (typeof stream.close === "function" && "rstCode" in stream && !stream.destroyed) stream.close(http2Constants.NGHTTP2_CANCEL);
-  else transport.destroy();
+  if (typeof stream.close === "function" && "rstCode" in stream) {
+    // close() sends the RST_STREAM; destroy() then ends it here too, even with unread data.
+    if (!stream.destroyed) stream.close(http2Constants.NGHTTP2_CANCEL);
+    stream.destroy();
+  } else transport.destroy();
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {

@@ -157,6 +157,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   /** HTTP/2 sessions of the own-port server (closed on shutdown), and WebSocket streams per session. */
   private readonly sessions = new Set<Http2Session>();
   private readonly streamsPerSession = new WeakMap<Http2Session, number>();
+  /** The own-port HTTP/2 server's connections, destroyed when `close` times out. */
+  private readonly ownSockets = new Set<Duplex>();
   private closing: Promise<void> | null = null;
   private listenWaiters = 0;
   private listenFailed = false;
@@ -216,6 +218,10 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       this.secure = secure;
       // The TLS socket is the one an HTTP/1.1 upgrade then arrives on (allowHTTP1).
       server.on(secure ? "secureConnection" : "connection", this.onTcpConnection);
+      server.on(secure ? "secureConnection" : "connection", (socket: Duplex) => {
+        this.ownSockets.add(socket);
+        socket.once("close", () => this.ownSockets.delete(socket));
+      });
       server.on("session", this.onOwnSession);
       server.on("request", this.onPlainRequest);
       this.attachHttp2(server);
@@ -423,6 +429,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         for (const conn of connections) conn.terminate();
         // An own-port HTTP/2 session whose peer keeps it open (an unread response) holds the server.
         for (const session of this.sessions) session.destroy();
+        // After the GOAWAY above, a session's destroy() waits for the peer to close TCP.
+        for (const socket of this.ownSockets) socket.destroy();
         resolve();
       }, timeout);
     });

@@ -2,7 +2,7 @@
 // that what the server puts on the wire is asserted byte for byte, independent of the codec.
 import { createHash, randomBytes } from "node:crypto";
 import { connect as connectHttp2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import {
@@ -100,6 +100,12 @@ export class RawClient {
     this.socket = socket;
     this.reader = new SocketReader(socket);
     this.closed = this.reader.closed;
+  }
+
+  /** The TCP socket of a client opened over HTTP/1.1 (for tests of TCP itself). */
+  get tcp(): Socket {
+    if (this.session !== null) throw new Error("this client is an HTTP/2 stream");
+    return this.socket as Socket;
   }
 
   /** Opens a raw client the way `server` is reached: an HTTP/1.1 upgrade, or an extended CONNECT. */
