@@ -15,7 +15,7 @@ import {
 } from "node:http2";
 import type { Server as NetServer } from "node:net";
 import type { Duplex } from "node:stream";
-import { buildConnectErrorHeaders, buildConnectResponseHeaders } from "@ws/codec/handshake";
+import { buildConnectErrorHeaders, buildConnectResponseHeaders, computeAccept } from "@ws/codec/handshake";
 import type { ExtensionOffer } from "@ws/codec";
 import type { HeadersInit } from "./options.js";
 import { mergeHeaders } from "./upgrade.js";
@@ -111,11 +111,18 @@ export function refuseStream(stream: ServerHttp2Stream, status: number, reason: 
 /** Accepts an extended CONNECT: `:status` 200 with the negotiated fields. Throws a TypeError for a header that cannot be sent. */
 export function acceptStream(
   stream: ServerHttp2Stream,
+  key: string | undefined,
   protocol: string,
   extensions: ExtensionOffer[],
   headers: ReturnType<typeof mergeHeaders>,
 ): void {
-  const fields = buildConnectResponseHeaders({ protocol: protocol === "" ? undefined : protocol, extensions, headers });
+  const fields = buildConnectResponseHeaders({
+    // Not part of RFC 8441, but harmless, and what undici 7's client checks for.
+    accept: key === undefined ? undefined : computeAccept(key),
+    protocol: protocol === "" ? undefined : protocol,
+    extensions,
+    headers,
+  });
   // Headers only: the stream stays open both ways for the frames (RFC 8441 §5).
   stream.respond(fields, { endStream: false });
 }

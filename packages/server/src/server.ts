@@ -588,7 +588,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     const req = requestOf(stream, headers, rawHeaders);
     const session = stream.session;
     const refuse = (status: number, reason: string, extra?: HeadersInit): number => refuseStream(stream, status, reason, extra);
-    const handshake = (target: RequestTarget, protocols: readonly string[], extensions: ExtensionOffer[]): Handshake => ({
+    const handshake = (target: RequestTarget, protocols: readonly string[], extensions: ExtensionOffer[], key?: string): Handshake => ({
       transport,
       req,
       target,
@@ -599,7 +599,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       remoteAddress: session?.socket?.remoteAddress,
       remotePort: session?.socket?.remotePort,
       refuse,
-      accept: (protocol, accepted, extra) => acceptStream(stream, protocol, accepted, extra),
+      accept: (protocol, accepted, extra) => acceptStream(stream, key, protocol, accepted, extra),
     });
     const early = handshake({ path: "/", search: "" }, [], []);
     if (this.closing !== null) return this.refuseHandshake(early, 503, "Server Is Closing");
@@ -615,7 +615,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       this.streamsPerSession.set(session, open + 1);
       stream.once("close", () => this.streamsPerSession.set(session, (this.streamsPerSession.get(session) ?? 1) - 1));
     }
-    return this.negotiate(handshake(target, request.protocols, request.extensions), undefined);
+    return this.negotiate(handshake(target, request.protocols, request.extensions, request.key), undefined);
   }
 
   /** What both transports share: origin, the `upgrade` hook, subprotocol, compression, the connection. */

@@ -44,8 +44,15 @@ describe("validateConnectRequest (RFC 8441 §4-5)", () => {
     });
   });
 
-  it("needs no Sec-WebSocket-Key, and ignores one", () => {
-    expect(validateConnectRequest({ headers: request({ "sec-websocket-key": "garbage" }) }).ok).toBe(true);
+  it("needs no Sec-WebSocket-Key, ignores an invalid one and reports a valid one", () => {
+    const garbage = validateConnectRequest({ headers: request({ "sec-websocket-key": "garbage" }) });
+    expect(garbage.ok && garbage.key).toBe(undefined);
+    const valid = validateConnectRequest({ headers: request({ "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" }) });
+    expect(valid.ok && valid.key).toBe("dGhlIHNhbXBsZSBub25jZQ==");
+    expect(buildConnectResponseHeaders({ accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" })).toEqual({
+      ":status": 200,
+      "sec-websocket-accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+    });
   });
 
   it("refuses other methods with 405 and other protocols with 501", () => {

@@ -11,6 +11,7 @@
  */
 import type { ExtensionOffer } from "../extension.js";
 import { formatExtensionHeader, isToken, parseExtensionHeader, parseSubprotocolHeader } from "../header-lists.js";
+import { isValidKey } from "./key.js";
 import { type ExtraHeaders, type HeaderFields, joinedHeader, messageFields, singleHeaderValue } from "./request.js";
 
 /** The parts of an HTTP/2 request that validation reads: Node's `stream` event arguments fit. */
@@ -33,6 +34,11 @@ export interface ConnectRequestAccepted {
   scheme: string;
   protocols: string[];
   extensions: ExtensionOffer[];
+  /**
+   * A valid `sec-websocket-key` the client sent although RFC 8441 §5 has no use for it; undici 7
+   * sends one and checks the answer's `sec-websocket-accept`, so a server may answer it.
+   */
+  key?: string;
 }
 
 /** An invalid request: answer `:status` with `status` (and `headers`), then end the stream. */
@@ -104,7 +110,10 @@ export function validateConnectRequest(req: ConnectRequestLike): ConnectRequestR
     if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Extensions header");
     extensions = parsed;
   }
-  return { ok: true, version: 13, path, authority, scheme, protocols, extensions };
+  const key = singleHeaderValue(headers, "sec-websocket-key");
+  const accepted: ConnectRequestAccepted = { ok: true, version: 13, path, authority, scheme, protocols, extensions };
+  if (key !== null && isValidKey(key)) accepted.key = key;
+  return accepted;
 }
 
 /** HTTP/2 header fields as `node:http2` takes them for `respond()` and `request()`. */
@@ -158,6 +167,8 @@ function addExtraHeaders(target: Http2HeaderFields, headers: ExtraHeaders | unde
 }
 
 export interface ConnectResponseOptions {
+  /** `computeAccept(key)` when the request carried a key (see `ConnectRequestAccepted.key`); no field otherwise. */
+  accept?: string;
   /** The subprotocol chosen from the client's list, if any. */
   protocol?: string;
   /** The extensions accepted, with the parameters of the answer. */
@@ -169,6 +180,12 @@ export interface ConnectResponseOptions {
 /** The `:status` 200 answer that accepts a WebSocket over HTTP/2. Throws a TypeError for an invalid argument. */
 export function buildConnectResponseHeaders(options: ConnectResponseOptions = {}): Http2HeaderFields {
   const result: Http2HeaderFields = { ":status": 200 };
+  if (options.accept !== undefined) {
+    if (typeof options.accept !== "string" || options.accept === "" || !isFieldValue(options.accept)) {
+      throw new TypeError("Invalid Sec-WebSocket-Accept value");
+    }
+    result["sec-websocket-accept"] = options.accept;
+  }
   if (options.protocol !== undefined) {
     if (!isToken(options.protocol)) throw new TypeError(`Invalid subprotocol: ${JSON.stringify(options.protocol)}`);
     result["sec-websocket-protocol"] = options.protocol;
