@@ -17,7 +17,7 @@ import { type ExtraHeaders, type HeaderFields, joinedHeader, messageFields, sing
 /** The parts of an HTTP/2 request that validation reads: Node's `stream` event arguments fit. */
 export interface ConnectRequestLike {
   /** Header fields, pseudo-headers included (`:method`, `:protocol`, `:path`...). */
-  headers: HeaderFields;
+  headers: Readonly<Record<string, unknown>>;
   /** `[name, value, ...]` as received; read instead of `headers` when given, so repeats count. */
   rawHeaders?: readonly string[];
 }
@@ -64,7 +64,7 @@ function isWebsocket(value: string): boolean {
  * Whether a request is an extended CONNECT for a WebSocket (`:method` CONNECT, `:protocol`
  * websocket): the ones a WebSocket server takes; others are left to the application.
  */
-export function isWebSocketConnect(headers: HeaderFields): boolean {
+export function isWebSocketConnect(headers: Readonly<Record<string, unknown>>): boolean {
   const method = headers[":method"];
   const protocol = headers[":protocol"];
   return method === "CONNECT" && typeof protocol === "string" && isWebsocket(protocol);
@@ -262,7 +262,7 @@ export function buildConnectRequestHeaders(options: ConnectRequestOptions): Http
 
 /** The server's answer as `node:http2`'s `response` event gives it. */
 export interface ConnectResponseLike {
-  headers: HeaderFields | Record<string, string | string[] | number | undefined>;
+  headers: Readonly<Record<string, unknown>>;
 }
 
 export interface ConnectResponseExpectations {
