@@ -144,7 +144,11 @@ async function connectCycles(options: Http2LoadOptions, generator: Generator): P
   let cycles = 0;
   let errors = 0;
   let cpuAtWindow = process.cpuUsage();
-  setTimeout(() => (cpuAtWindow = process.cpuUsage()), options.warmupMs);
+  let serverCpuAtWindow = cpuSeconds(options.pid);
+  setTimeout(() => {
+    cpuAtWindow = process.cpuUsage();
+    serverCpuAtWindow = cpuSeconds(options.pid);
+  }, options.warmupMs);
   const loop = async (): Promise<void> => {
     while (performance.now() < windowEnd) {
       try {
@@ -159,11 +163,13 @@ async function connectCycles(options: Http2LoadOptions, generator: Generator): P
   };
   await Promise.all(Array.from({ length: options.connections }, loop));
   const cpu = process.cpuUsage(cpuAtWindow);
+  const serverCpu = cpuSeconds(options.pid) - serverCpuAtWindow;
   await anchor?.close(1000);
   return {
     conn_per_s: cycles / (options.durationMs / 1000),
     connect_errors: errors,
     client_cpu_pct: ((cpu.user + cpu.system) / 1000 / options.durationMs) * 100,
+    server_cpu_pct: (serverCpu * 1000 * 100) / options.durationMs,
   };
 }
 

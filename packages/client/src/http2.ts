@@ -59,9 +59,12 @@ export class Http2Agent {
           if (typeof found === "object" && "request" in found) {
             const entry: SessionEntry = { session: found, users: 0 };
             this.#sessions.set(key, entry);
-            found.once("close", () => {
+            // A GOAWAY takes no new streams: later WebSockets open a new session.
+            const forget = (): void => {
               if (this.#sessions.get(key) === entry) this.#sessions.delete(key);
-            });
+            };
+            found.once("close", forget);
+            found.once("goaway", forget);
             return entry;
           }
           return found;
@@ -97,10 +100,10 @@ export class Http2Agent {
         if (released) return;
         released = true;
         entry.users--;
-        if (entry.users === 0 && this.#sessions.get(key) === entry) {
-          this.#sessions.delete(key);
-          entry.session.close();
-        }
+        if (entry.users > 0) return;
+        // The last WebSocket on it closed (a session forgotten after a GOAWAY closes too).
+        if (this.#sessions.get(key) === entry) this.#sessions.delete(key);
+        entry.session.close();
       },
     };
   }
