@@ -1,9 +1,9 @@
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 
 /** Buffers what a socket receives and hands it out in exact pieces. */
 export class SocketReader {
-  constructor(socket: Socket);
-  readonly socket: Socket;
+  constructor(socket: Duplex);
+  readonly socket: Duplex;
   /** Resolves once the socket closed. */
   readonly closed: Promise<void>;
   /** Bytes received and not taken yet. */

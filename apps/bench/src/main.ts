@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCodec } from "./codec.js";
 import { diagnosticsBenchmarks } from "./diagnostics.js";
+import { http2Benchmarks } from "./http2-bench.js";
 import type { LoadResult } from "./loadgen-output.js";
 import {
   buildEchoServer,
@@ -302,6 +303,8 @@ async function main(): Promise<void> {
   const diagnostics = await diagnosticsBenchmarks({ binary, rounds, seconds, warmup, selected, log, notes });
   log("client benchmarks…");
   const client = await clientBenchmarks(notes);
+  log("HTTP/2 benchmarks…");
+  const http2 = await http2Benchmarks({ quick, rounds, seconds, warmup, selected, log, notes });
 
   const cpuList = cpus();
   const results: Results = {
@@ -314,7 +317,7 @@ async function main(): Promise<void> {
       quick,
       rounds,
     },
-    rows: [...codec.rows, ...server, ...diagnostics, ...client],
+    rows: [...codec.rows, ...server, ...diagnostics, ...client, ...http2],
     notes: [
       "Codec rows: ours = @ws/codec; ws = ws 8.23's JavaScript path (WS_NO_BUFFER_UTIL); ws + bufferutil = bufferutil's native unmask called directly, and ws's Receiver with bufferutil for parsing. UTF-8 rows compare against buffer.isUtf8, which ws uses on Node 20 from 24 bytes up.",
       "Servers: echo servers with no compression (except the deflate row, threshold 0 on both), maxPayload 64 MiB; ours with its defaults otherwise (heartbeat on), ws with its defaults.",

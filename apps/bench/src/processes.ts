@@ -9,15 +9,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 
 /** `argv` run pinned to `cpu` when taskset exists. */
-function pinned(cpu: number, argv: string[]): [string, string[]] {
+export function pinned(cpu: number, argv: string[]): [string, string[]] {
   return hasTaskset ? ["taskset", ["-c", String(cpu), ...argv]] : [argv[0]!, argv.slice(1)];
 }
 
 export type ServerKind = "ours" | "ws" | "ws+bufferutil";
 
 export interface RunningServer {
-  /** "c": the C echo server of the client benchmark. */
-  kind: ServerKind | "c";
+  /** "c": the C echo server of the client benchmark; "ours-tls": the server of the HTTP/2 rows. */
+  kind: ServerKind | "c" | "ours-tls";
   port: number;
   pid: number;
   info: Record<string, unknown>;
@@ -38,7 +38,7 @@ export async function startServer(kind: ServerKind, deflate = false, extraArgs: 
 }
 
 /** Spawns a server and waits for the JSON line it prints once listening ({"ready":true,"port":N,"pid":P,…}). */
-async function spawnServer(kind: RunningServer["kind"], cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunningServer> {
+export async function spawnServer(kind: RunningServer["kind"], cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunningServer> {
   const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "inherit"] });
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
     let out = "";
@@ -117,7 +117,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** Runs a command to completion, with a time limit, returning its stdout and exit status. */
-function run(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; code: number | null }> {
+export function runCommand(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; code: number | null }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
     let stdout = "";
@@ -140,7 +140,7 @@ export function wsbenchPath(): string | undefined {
 /** One wsbench run against `port`; `args` are the mode and its options. */
 export async function runWsbench(binary: string, args: string[], port: number, seconds: number): Promise<LoadResult> {
   const [cmd, argv] = pinned(0, [binary, ...args, `127.0.0.1:${port}/`]);
-  const { stdout, stderr, code } = await run(cmd, argv, (seconds + 60) * 1000);
+  const { stdout, stderr, code } = await runCommand(cmd, argv, (seconds + 60) * 1000);
   const result = parseLoadOutput(stdout);
   if (!result) throw new Error(`wsbench ${args.join(" ")} gave no JSON (exit ${code}): ${stderr.trim().slice(-300)}`);
   if (code !== 0 || result.errors > 0) result.errors = Math.max(1, result.errors);
@@ -167,7 +167,7 @@ export async function runLoadgen(spec: LoadgenSpec, port: number): Promise<LoadR
   const [cmd, argv] = pinned(0, [...node, join(here, "loadgen.mjs"), JSON.stringify(options)]);
   const env = { ...process.env };
   delete env.WS_NO_BUFFER_UTIL;
-  const { stdout, stderr, code } = await run(cmd, argv, spec.warmupMs + spec.durationMs + 90_000, env);
+  const { stdout, stderr, code } = await runCommand(cmd, argv, spec.warmupMs + spec.durationMs + 90_000, env);
   const result = parseLoadOutput(stdout);
   if (!result) throw new Error(`loadgen gave no JSON (exit ${code}): ${stderr.trim().slice(-300)}`);
   if (code !== 0) result.errors = Math.max(1, result.errors);

@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { EventEmitter } from "node:events";
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { isAnyArrayBuffer } from "node:util/types";
 import {
   Protocol,
@@ -12,6 +12,7 @@ import {
 } from "@ws/codec";
 import { ClientError, ClientErrorCode } from "./errors.js";
 import { openHandshake, type HandshakeResult } from "./handshake.js";
+import { destroyTransport } from "./http2.js";
 import { parseWebSocketUrl, resolveOptions, type ClientOptions, type ResolvedOptions } from "./options.js";
 
 /** How a connection ended. */
@@ -79,11 +80,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   readonly protocol: string;
   /** The extensions the server accepted, as its `Sec-WebSocket-Extensions` header, or "". */
   readonly extensions: string;
+  /** "1.1" after an HTTP/1.1 upgrade, "2.0" on an HTTP/2 stream (RFC 8441). */
+  readonly httpVersion: "1.1" | "2.0";
   /** Resolves when the connection is closed; never rejects. */
   readonly closed: Promise<CloseInfo>;
 
   #readyState: number = Connection.OPEN;
-  readonly #socket: Socket;
+  /** The TCP/TLS socket, or the HTTP/2 stream. */
+  readonly #socket: Duplex & { setNoDelay?(noDelay?: boolean): unknown; setTimeout?(ms: number): unknown };
   readonly #protocol: Protocol;
   readonly #compression: MessageCompression | null;
   readonly #options: ResolvedOptions;
@@ -128,6 +132,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     this.url = handshake.url.href;
     this.protocol = handshake.protocol;
     this.extensions = handshake.extensions;
+    this.httpVersion = handshake.httpVersion;
     this.#socket = handshake.socket;
     this.#head = handshake.head;
     this.#compression = handshake.compression;
@@ -174,8 +179,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     socket.on("close", () => this.#onSocketClose());
     socket.on("end", () => this.#onSocketEnd());
     socket.on("drain", () => this.#maybeDrain());
-    socket.setNoDelay(true);
-    socket.setTimeout(0);
+    socket.setNoDelay?.(true);
+    socket.setTimeout?.(0);
   }
 
   /** @internal Starts reading: the frames that came with the handshake response first. */
@@ -223,7 +228,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
             `no answer from the server within pongTimeout (${this.#options.pongTimeout} ms) of a ping`,
           ),
         );
-        this.#socket.destroy();
+        destroyTransport(this.#socket);
         return;
       }
       this.#scheduleHeartbeat(this.#options.pingInterval);
@@ -342,7 +347,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   terminate(): void {
     if (this.#readyState === Connection.CLOSED) return;
     this.#readyState = Connection.CLOSING;
-    this.#socket.destroy();
+    destroyTransport(this.#socket);
   }
 
   /** Resolves once fewer than `highWaterMark` bytes wait to be sent, or the connection closed. */
@@ -543,7 +548,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
         ),
       );
     }
-    this.#socket.destroy();
+    destroyTransport(this.#socket);
   }
 
   #onSocketEnd(): void {

@@ -1,7 +1,9 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
+import type { ClientHttp2Stream, IncomingHttpHeaders } from "node:http2";
 import { connect as netConnect, isIP, type Socket } from "node:net";
-import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
+import type { Duplex } from "node:stream";
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions, type TLSSocket } from "node:tls";
 import {
   formatExtensionHeader,
   type ExtensionOffer,
@@ -13,10 +15,18 @@ import {
   createOffer,
   type PerMessageDeflateOptions,
 } from "@ws/codec/deflate";
-import { buildUpgradeRequest, generateKey, validateUpgradeResponse } from "@ws/codec/handshake";
+import {
+  buildConnectRequestHeaders,
+  buildUpgradeRequest,
+  connectResponseStatus,
+  generateKey,
+  validateConnectResponse,
+  validateUpgradeResponse,
+} from "@ws/codec/handshake";
 
 import { ClientError, ClientErrorCode } from "./errors.js";
 import { readResponseHead, type ResponseHead } from "./http-head.js";
+import { Http2Agent, borrowSession, destroyTransport, type SessionResult } from "./http2.js";
 import type { ResolvedOptions } from "./options.js";
 import { openTunnel, stripBrackets } from "./proxy.js";
 
@@ -24,7 +34,10 @@ export type DeflateOptions = PerMessageDeflateOptions;
 
 /** A completed opening handshake: the socket (paused) and what was negotiated. */
 export interface HandshakeResult {
-  socket: Socket;
+  /** The TCP/TLS socket after a 101, or the HTTP/2 stream after a 2xx to an extended CONNECT. */
+  socket: Duplex;
+  /** "1.1" or "2.0" (RFC 8441). */
+  httpVersion: "1.1" | "2.0";
   /** Bytes that arrived after the response head: the first frames. */
   head: Buffer;
   /** The URL finally connected to, after any redirects. */
@@ -51,12 +64,12 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * bounds the whole sequence.
  */
 export function openHandshake(url: URL, options: ResolvedOptions): PendingHandshake {
-  let current: Socket | null = null;
+  let current: Duplex | null = null;
   let settled = false;
   let rejectOuter: (error: Error) => void = () => {};
   const abort = (reason: Error): void => {
     if (settled) return;
-    current?.destroy();
+    if (current !== null) destroyTransport(current);
     rejectOuter(reason);
   };
   const promise = new Promise<HandshakeResult>((resolve, reject) => {
@@ -91,7 +104,7 @@ export function openHandshake(url: URL, options: ResolvedOptions): PendingHandsh
     }).then(
       (result) => {
         if (settled) {
-          result.socket.destroy();
+          destroyTransport(result.socket);
           result.compression?.close();
           return;
         }
@@ -100,7 +113,7 @@ export function openHandshake(url: URL, options: ResolvedOptions): PendingHandsh
         resolve(result);
       },
       (error: Error) => {
-        current?.destroy();
+        if (current !== null) destroyTransport(current);
         rejectOuter(error);
       },
     );
@@ -108,7 +121,7 @@ export function openHandshake(url: URL, options: ResolvedOptions): PendingHandsh
   return { promise, abort };
 }
 
-async function run(startUrl: URL, options: ResolvedOptions, onSocket: (socket: Socket) => void): Promise<HandshakeResult> {
+async function run(startUrl: URL, options: ResolvedOptions, onSocket: (socket: Duplex) => void): Promise<HandshakeResult> {
   let url = startUrl;
   let headers = { ...options.headers };
   for (let redirects = 0; ; redirects++) {
@@ -202,10 +215,17 @@ async function attempt(
   url: URL,
   userHeaders: Record<string, string | string[]>,
   options: ResolvedOptions,
-  onSocket: (socket: Socket) => void,
+  onSocket: (socket: Duplex) => void,
 ): Promise<AttemptOutcome> {
   const plan = planRequest(url, userHeaders, options);
   if (options.agent !== undefined && options.proxy === undefined) return attemptWithAgent(url, plan, options, onSocket);
+  let reused: TLSSocket | null = null;
+  if (options.http2 !== undefined && options.http2 !== false) {
+    const found = await findSession(url, options);
+    if (found.kind === "h2") return attemptHttp2(url, plan, options, found, onSocket);
+    // HTTP/1.1 it is; over the TLS connection ALPN settled on, when there is one.
+    reused = found.socket;
+  }
   let request: string;
   try {
     request = buildUpgradeRequest({
@@ -228,6 +248,8 @@ async function attempt(
   if (options.proxy !== undefined) {
     const tunnel = await openTunnel(options.proxy, { host, port }, options.proxyHeaders, onSocket);
     socket = secure ? tlsConnect({ ...tlsOptions(host, options), socket: tunnel }) : tunnel;
+  } else if (reused !== null) {
+    socket = reused;
   } else {
     // Half-open allowed: after the server's FIN we still write our close frame and end TCP
     // ourselves, once what arrived before the FIN has been processed (RFC 6455 §7.1.1).
@@ -287,27 +309,128 @@ function finish(
     socket.destroy();
     throw new ClientError(ClientErrorCode.InvalidHandshake, `invalid handshake response: ${negotiated.reason}`);
   }
-  let compression: MessageCompression | null = null;
-  if (plan.deflate !== false && negotiated.extensions.length > 0) {
-    try {
-      const params = acceptResponse(negotiated.extensions, plan.deflate);
-      compression = new PerMessageDeflate(params, "client", plan.deflate);
-    } catch (cause) {
-      socket.destroy();
-      throw new ClientError(ClientErrorCode.InvalidHandshake, `invalid handshake response: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
+  let compression: MessageCompression | null;
+  try {
+    compression = compressionFor(plan, negotiated.extensions);
+  } catch (error) {
+    socket.destroy();
+    throw error;
   }
   socket.off("error", ignoreError);
   return {
     kind: "upgraded",
     result: {
       socket,
+      httpVersion: "1.1",
       head: rest,
       url,
       protocol: negotiated.protocol,
       extensions: head.headers["sec-websocket-extensions"]?.join(", ") ?? "",
+      compression,
+    },
+  };
+}
+
+/** permessage-deflate as the server accepted it (RFC 7692 §5), or null; a ClientError when its answer is invalid. */
+function compressionFor(plan: RequestPlan, accepted: ExtensionOffer[]): MessageCompression | null {
+  if (plan.deflate === false || accepted.length === 0) return null;
+  try {
+    return new PerMessageDeflate(acceptResponse(accepted, plan.deflate), "client", plan.deflate);
+  } catch (cause) {
+    throw new ClientError(ClientErrorCode.InvalidHandshake, `invalid handshake response: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** The session the `http2` option names: the caller's own, or one from an agent (shared per origin). */
+function findSession(url: URL, options: ResolvedOptions): Promise<SessionResult> {
+  const http2 = options.http2;
+  if (http2 instanceof Http2Agent) return http2.acquire(url, options);
+  if (http2 === true) return Http2Agent.default.acquire(url, options);
+  return borrowSession(http2 as Exclude<typeof http2, boolean | undefined | Http2Agent>);
+}
+
+/**
+ * The opening handshake over HTTP/2 (RFC 8441 §4-5): an extended CONNECT on a stream of `found`'s
+ * session, answered 2xx with a subprotocol and extensions among those offered. The stream is the
+ * WebSocket's transport; its session is released when the stream closes.
+ */
+async function attemptHttp2(
+  url: URL,
+  plan: RequestPlan,
+  options: ResolvedOptions,
+  found: Extract<SessionResult, { kind: "h2" }>,
+  onSocket: (socket: Duplex) => void,
+): Promise<AttemptOutcome> {
+  const { session, release } = found.lease;
+  let headers;
+  try {
+    headers = buildConnectRequestHeaders({
+      path: url.pathname + url.search,
+      authority: url.host,
+      scheme: url.protocol === "wss:" ? "https" : "http",
+      protocols: options.protocols,
+      extensions: plan.extensions,
+      origin: options.origin,
+      headers: plan.headers,
+    });
+  } catch (cause) {
+    release();
+    throw new ClientError(ClientErrorCode.InvalidOption, (cause as Error).message, { cause });
+  }
+  let stream: ClientHttp2Stream;
+  try {
+    stream = session.request(headers, { endStream: false });
+  } catch (cause) {
+    release();
+    throw new ClientError(ClientErrorCode.ConnectionFailed, `connection failed: ${(cause as Error).message}`, { cause });
+  }
+  stream.on("error", ignoreError);
+  stream.once("close", release);
+  onSocket(stream);
+  const response = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+    const onClose = (): void => {
+      reject(new ClientError(ClientErrorCode.ConnectionFailed, `the server reset the stream (HTTP/2 error code ${stream.rstCode ?? "none"})`));
+    };
+    stream.once("close", onClose);
+    stream.once("response", (fields) => {
+      stream.off("close", onClose);
+      resolve(fields);
+    });
+  });
+  const status = connectResponseStatus({ headers: response });
+  if (!(status >= 200 && status < 300)) {
+    destroyTransport(stream);
+    if (REDIRECT_STATUSES.has(status)) {
+      const location = response.location;
+      return { kind: "redirect", status, location: typeof location === "string" ? location : undefined };
+    }
+    throw new ClientError(ClientErrorCode.UnexpectedStatus, `the server answered ${status} to the extended CONNECT instead of 200`, {
+      statusCode: status,
+    });
+  }
+  const negotiated = validateConnectResponse({ headers: response }, { protocols: options.protocols, extensions: plan.extensions });
+  if (!negotiated.ok) {
+    destroyTransport(stream);
+    throw new ClientError(ClientErrorCode.InvalidHandshake, `invalid handshake response: ${negotiated.reason}`);
+  }
+  let compression: MessageCompression | null;
+  try {
+    compression = compressionFor(plan, negotiated.extensions);
+  } catch (error) {
+    destroyTransport(stream);
+    throw error;
+  }
+  stream.off("error", ignoreError);
+  const extensions = response["sec-websocket-extensions"];
+  return {
+    kind: "upgraded",
+    result: {
+      socket: stream,
+      httpVersion: "2.0",
+      head: Buffer.alloc(0),
+      url,
+      protocol: negotiated.protocol,
+      extensions: Array.isArray(extensions) ? extensions.join(", ") : (extensions ?? ""),
       compression,
     },
   };
@@ -318,7 +441,7 @@ function attemptWithAgent(
   url: URL,
   plan: RequestPlan,
   options: ResolvedOptions,
-  onSocket: (socket: Socket) => void,
+  onSocket: (socket: Duplex) => void,
 ): Promise<AttemptOutcome> {
   const secure = url.protocol === "wss:";
   const host = stripBrackets(url.hostname);

@@ -37,3 +37,4 @@ export {
   type WebSocketStreamOptions,
   type BufferSource,
 } from "./websocket-stream.js";
+export { Http2Agent } from "./http2.js";

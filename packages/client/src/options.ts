@@ -1,8 +1,10 @@
 import type { Agent } from "node:http";
+import type { ClientHttp2Session } from "node:http2";
 import { isToken } from "@ws/codec";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import { ClientError, ClientErrorCode } from "./errors.js";
 import type { DeflateOptions } from "./handshake.js";
+import type { Http2Agent } from "./http2.js";
 
 /** Options shared by `connect()`, `reconnecting()` and the `WebSocket` constructor's third argument. */
 export interface ClientOptions {
@@ -50,6 +52,15 @@ export interface ClientOptions {
   maxRedirects?: number;
   /** An HTTP agent for the upgrade request (not used with `proxy`). */
   agent?: Agent;
+  /**
+   * WebSockets over HTTP/2 (RFC 8441): an extended CONNECT on an HTTP/2 stream. `true` offers h2
+   * in ALPN on `wss:` (h2c with prior knowledge on `ws:`), waits for the server's SETTINGS, and
+   * shares one session per origin between WebSockets (`Http2Agent.default`); an `Http2Agent`
+   * shares sessions within that agent; an `http2.connect()` session is used as is (and left open).
+   * When the server picks HTTP/1.1 in ALPN or does not enable the connect protocol, the handshake
+   * falls back to an HTTP/1.1 upgrade. Not with `proxy` or `agent`. Default false.
+   */
+  http2?: boolean | Http2Agent | ClientHttp2Session;
   /** An HTTP proxy URL (`http://user:pass@host:port`) to tunnel through with CONNECT. */
   proxy?: string | URL;
   /** Extra headers for the CONNECT request. */
@@ -89,6 +100,15 @@ export interface ResolvedOptions extends ClientOptions {
 
 export function resolveOptions(options: ClientOptions = {}): ResolvedOptions {
   const protocols = options.protocols === undefined ? [] : normalizeProtocols(options.protocols);
+  const http2 = options.http2;
+  if (http2 !== undefined && http2 !== false) {
+    if (options.proxy !== undefined || options.agent !== undefined) {
+      throw new ClientError(ClientErrorCode.InvalidOption, "http2 cannot be combined with proxy or agent");
+    }
+    if (http2 !== true && (typeof http2 !== "object" || http2 === null || !("acquire" in http2 || "request" in http2))) {
+      throw new ClientError(ClientErrorCode.InvalidOption, "http2 must be a boolean, an Http2Agent or an http2 client session");
+    }
+  }
   const deflate = options.perMessageDeflate ?? true;
   return {
     ...options,

@@ -13,6 +13,7 @@ import {
   type ConnectionFailure,
 } from "./events.js";
 import { openHandshake, type PendingHandshake } from "./handshake.js";
+import { destroyTransport } from "./http2.js";
 import { parseWebSocketUrl, protocolListProblem, resolveOptions, type ClientOptions } from "./options.js";
 
 export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
@@ -136,7 +137,7 @@ export class WebSocket extends EventTarget {
         this.#pending = null;
         if (this.#readyState !== CONNECTING) {
           // close() was called while the last step of the handshake was completing.
-          handshake.socket.destroy();
+          destroyTransport(handshake.socket);
           handshake.compression?.close();
           const error = new ClientError(ClientErrorCode.Aborted, "close() was called before the connection opened");
           this.#onClose({ code: 1006, reason: "", wasClean: false, error });
@@ -145,7 +146,7 @@ export class WebSocket extends EventTarget {
         if (this.#offered.length > 0 && handshake.protocol === "") {
           // WHATWG Fetch, "establish a WebSocket connection": subprotocols were offered and the
           // server chose none, so the connection fails (RFC 6455 alone would allow it).
-          handshake.socket.destroy();
+          destroyTransport(handshake.socket);
           handshake.compression?.close();
           const error = new ClientError(
             ClientErrorCode.InvalidHandshake,

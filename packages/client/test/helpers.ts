@@ -1,9 +1,19 @@
 // Test helpers: a scripted raw TCP WebSocket server that speaks through hand-made frames, and a frame
 // encoder/decoder written independently of @ws/codec so that a codec bug cannot hide a client bug.
 import { createHash } from "node:crypto";
+import { createSecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { constants, createDeflateRaw, deflateRawSync, inflateRawSync } from "node:zlib";
-import { SocketReader, encodeTestFrame, readTestFrame, type TestFrameRead, type TestFrameSpec } from "@ws/test-utils";
+import {
+  SocketReader,
+  encodeTestFrame,
+  readTestFrame,
+  selfSignedCertificate,
+  type TestFrameRead,
+  type TestFrameSpec,
+} from "@ws/test-utils";
+import { Http2Agent, connect, type ClientOptions, type Connection } from "../src/index.js";
 
 export const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -60,19 +70,46 @@ export interface UpgradeRequest {
   raw: string;
 }
 
-/** One accepted TCP connection of the scripted server, read frame by frame. */
+/**
+ * How the scripted server is reached: a TCP socket upgraded with HTTP/1.1, or an HTTP/2 stream
+ * opened with an extended CONNECT (RFC 8441) over TLS. The frames are the same over either.
+ */
+export const TRANSPORTS = ["HTTP/1.1", "HTTP/2"] as const;
+export type TestTransport = (typeof TRANSPORTS)[number];
+
+/** One accepted TCP connection (or HTTP/2 stream) of the scripted server, read frame by frame. */
 export class Peer {
-  readonly socket: Socket;
+  readonly socket: Duplex;
   readonly #reader: SocketReader;
   readonly closed: Promise<void>;
+  /** The HTTP/2 stream and its request, for a peer reached over HTTP/2. */
+  readonly #http2: { stream: ServerHttp2Stream; request: UpgradeRequest } | null;
 
-  constructor(socket: Socket) {
+  constructor(socket: Duplex, http2: { stream: ServerHttp2Stream; request: UpgradeRequest } | null = null) {
     this.socket = socket;
     this.#reader = new SocketReader(socket);
     this.closed = this.#reader.closed;
+    this.#http2 = http2;
+  }
+
+  /** The TCP socket of a peer reached over HTTP/1.1 (for tests of TCP itself). */
+  get tcp(): Socket {
+    if (this.#http2 !== null) throw new Error("this peer is an HTTP/2 stream");
+    return this.socket as Socket;
+  }
+
+  /** Refuses the handshake with `status` and ends the connection (or the stream). */
+  refuse(status: number): void {
+    if (this.#http2 !== null) {
+      this.#http2.stream.respond({ ":status": status });
+      this.#http2.stream.end();
+    } else {
+      this.socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Length: 0\r\n\r\n`);
+    }
   }
 
   async readRequest(): Promise<UpgradeRequest> {
+    if (this.#http2 !== null) return this.#http2.request;
     const head = await this.#reader.readUntil("\r\n\r\n");
     if (head === null) throw new Error("EOF before the request head");
     const raw = head.toString("latin1");
@@ -91,6 +128,19 @@ export class Peer {
   /** Reads the request and answers 101 (with `extra` header lines). Returns the request. */
   async accept(extra: string[] = []): Promise<UpgradeRequest> {
     const request = await this.readRequest();
+    if (this.#http2 !== null) {
+      // RFC 8441 §5: a 200 with the same negotiation fields, no Upgrade, Connection or Accept.
+      const fields: Record<string, string | string[] | number> = { ":status": 200 };
+      for (const line of extra) {
+        const colon = line.indexOf(":");
+        const name = line.slice(0, colon).trim().toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        const previous = fields[name];
+        fields[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value];
+      }
+      this.#http2.stream.respond(fields, { endStream: false });
+      return request;
+    }
     this.write(
       `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Accept: ${acceptFor(request.headers["sec-websocket-key"]!)}\r\n` +
@@ -131,14 +181,38 @@ export interface ScriptedServer {
   port: number;
   url: string;
   server: Server;
+  transport: TestTransport;
+  /** What `connect()` needs to reach this server (HTTP/2: the agent and the test CA). */
+  clientOptions: ClientOptions;
   /** Peers in the order they connected. */
   peers: Peer[];
   nextPeer(): Promise<Peer>;
   close(): Promise<void>;
 }
 
-/** A raw TCP server on 127.0.0.1, port 0, that runs `script` for each connection. */
-export async function scriptedServer(script?: (peer: Peer) => void | Promise<void>): Promise<ScriptedServer> {
+/** Connects our client to a scripted server the way its transport needs. */
+export function open(server: ScriptedServer, options: ClientOptions = {}): Promise<Connection> {
+  return connect(server.url, { ...server.clientOptions, ...options });
+}
+
+/** The request of an extended CONNECT stream as the HTTP/1.1 tests read one. */
+function http2Request(headers: IncomingHttpHeaders): UpgradeRequest {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith(":") && value !== undefined) fields[name] = Array.isArray(value) ? value.join(", ") : String(value);
+  }
+  return { method: String(headers[":method"]), path: String(headers[":path"]), headers: fields, raw: "" };
+}
+
+/**
+ * A raw server on 127.0.0.1, port 0, that runs `script` for each connection: plain TCP, or an
+ * HTTP/2 server over TLS (extended CONNECT enabled) whose streams are the peers.
+ */
+export async function scriptedServer(
+  script?: (peer: Peer) => void | Promise<void>,
+  transport: TestTransport = "HTTP/1.1",
+): Promise<ScriptedServer> {
+  if (transport === "HTTP/2") return scriptedHttp2Server(script);
   const peers: Peer[] = [];
   const waiting: Array<(peer: Peer) => void> = [];
   let taken = 0;
@@ -159,6 +233,8 @@ export async function scriptedServer(script?: (peer: Peer) => void | Promise<voi
     port,
     url: `ws://127.0.0.1:${port}`,
     server,
+    transport,
+    clientOptions: {},
     peers,
     nextPeer() {
       const index = taken++;
@@ -167,6 +243,49 @@ export async function scriptedServer(script?: (peer: Peer) => void | Promise<voi
     },
     close() {
       for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function scriptedHttp2Server(script?: (peer: Peer) => void | Promise<void>): Promise<ScriptedServer> {
+  const peers: Peer[] = [];
+  const waiting: Array<(peer: Peer) => void> = [];
+  let taken = 0;
+  const sessions = new Set<Http2Session>();
+  const server = createSecureServer({ ...selfSignedCertificate(), settings: { enableConnectProtocol: true } });
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.on("error", () => {});
+    session.on("close", () => sessions.delete(session));
+  });
+  server.on("stream", (stream, headers) => {
+    stream.on("error", () => {});
+    const peer = new Peer(stream, { stream, request: http2Request(headers) });
+    peers.push(peer);
+    waiting.shift()?.(peer);
+    if (script) {
+      Promise.resolve(script(peer)).catch(() => stream.destroy());
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const agent = new Http2Agent();
+  return {
+    port,
+    url: `wss://127.0.0.1:${port}`,
+    server: server as unknown as Server,
+    transport: "HTTP/2",
+    clientOptions: { http2: agent, ca: selfSignedCertificate().cert },
+    peers,
+    nextPeer() {
+      const index = taken++;
+      if (index < peers.length) return Promise.resolve(peers[index]!);
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    close() {
+      agent.destroy();
+      for (const session of sessions) session.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };

@@ -54,7 +54,7 @@ describe("SECURITY row 5: floods of tiny fragments and chunks", () => {
     let answer: number | undefined;
     server = await scriptedServer(async (peer) => {
       await peer.accept();
-      peer.socket.setNoDelay(true);
+      peer.tcp.setNoDelay(true);
       // A 100 KiB message declared up front, then trickled; the client has maxPayload 1 KiB.
       const header = Buffer.from([0x82, 127, 0, 0, 0, 0, 0, 1, 0x90, 0]);
       peer.write(header);
@@ -103,9 +103,9 @@ describe("SECURITY rows 6, 7 and 8: sizes", () => {
     let peerSocket: Socket | undefined;
     let handshakeBytes = 0;
     server = await scriptedServer(async (peer) => {
-      peerSocket = peer.socket;
+      peerSocket = peer.tcp;
       await peer.accept(["Sec-WebSocket-Extensions: permessage-deflate"]);
-      handshakeBytes = peer.socket.bytesWritten;
+      handshakeBytes = peer.tcp.bytesWritten;
       peer.write(Buffer.concat(frames)); // about 480 KB
     });
     // The client's own socket is private: catch it when it is paused.

@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
-import type { Socket } from "node:net";
 import { isUtf8 } from "node:buffer";
+import { constants as http2Constants } from "node:http2";
 import { performance } from "node:perf_hooks";
-import { Writable } from "node:stream";
+import { Writable, type Duplex } from "node:stream";
 import {
   Protocol,
   QUEUE_ENTRY_OVERHEAD,
@@ -63,8 +63,25 @@ export type ConnectionSettings = { server: WebSocketServer<any> } & Pick<
   | "closeTimeout"
 >;
 
+/**
+ * What a connection reads and writes: a TCP (or TLS) socket after an HTTP/1.1 upgrade, or an
+ * HTTP/2 stream after an extended CONNECT (RFC 8441). Both are Duplex streams; the socket-only
+ * calls are made when present.
+ */
+export type Transport = Duplex & {
+  setNoDelay?(noDelay?: boolean): unknown;
+  setTimeout?(ms: number): unknown;
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+};
+
 export interface ConnectionInit<T> {
   data: T;
+  /** "1.1" for an upgraded socket, "2.0" for an HTTP/2 stream. Default "1.1". */
+  httpVersion?: "1.1" | "2.0";
+  /** The peer's address when the transport does not carry it (an HTTP/2 stream's session socket has it). */
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
   protocol: string;
   extensions: string;
   url: string;
@@ -88,7 +105,20 @@ const kConnection = Symbol("connection");
 // `any`: these helpers serve connections of every `data` type, and Connection<T> is invariant in T.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type SomeConnection = Connection<any>;
-type OwnedSocket = Socket & { [kConnection]: SomeConnection };
+type OwnedSocket = Transport & { [kConnection]: SomeConnection };
+
+/**
+ * Ends a transport at once. RFC 8441 §5: for an HTTP/2 stream that is RST_STREAM with CANCEL (the
+ * counterpart of a TCP reset), which leaves the session and its other streams alone.
+ */
+export function destroyTransport(transport: Transport): void {
+  const stream = transport as Transport & { rstCode?: number; close?: (code?: number) => void };
+  if (typeof stream.close === "function" && "rstCode" in stream) {
+    // close() sends the RST_STREAM; destroy() then ends it here too, even with unread data.
+    if (!stream.destroyed) stream.close(http2Constants.NGHTTP2_CANCEL);
+    stream.destroy();
+  } else transport.destroy();
+}
 
 function toBuffer(bytes: Uint8Array): Buffer {
   // Views of socket reads are Buffers already; only other Uint8Arrays need a Buffer view.
@@ -130,13 +160,15 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   readonly url: string;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
+  /** "1.1" when the connection runs on an upgraded socket, "2.0" on an HTTP/2 stream (RFC 8441). */
+  readonly httpVersion: "1.1" | "2.0";
   /** Close code to report: the peer's, or 1006 when the connection ended without its close frame. */
   closeCode = 1006;
   closeReason = "";
   /** Why the connection failed, when it did. */
   closeError: WebSocketError | WebSocketServerError | null = null;
 
-  private readonly socket: Socket;
+  private readonly socket: Transport;
   private readonly protocolCore: Protocol;
   private readonly compression: PerMessageDeflate | null;
   private readonly settings: ConnectionSettings;
@@ -194,15 +226,16 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private backlogBytes = 0;
   private waiter: ((result: IteratorResult<IteratedMessage, undefined>) => void) | null = null;
 
-  constructor(socket: Socket, init: ConnectionInit<T>, settings: ConnectionSettings) {
+  constructor(socket: Transport, init: ConnectionInit<T>, settings: ConnectionSettings) {
     super();
     this.socket = socket;
     this.data = init.data;
     this.protocol = init.protocol;
     this.extensions = init.extensions;
     this.url = init.url;
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
+    this.httpVersion = init.httpVersion ?? "1.1";
+    this.remoteAddress = init.remoteAddress ?? socket.remoteAddress;
+    this.remotePort = init.remotePort ?? socket.remotePort;
     this.compression = init.compression;
     this.settings = settings;
     this.onClosed = init.onClosed;
@@ -227,8 +260,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   start(head: Uint8Array | undefined, now: number): void {
     const socket = this.socket as OwnedSocket;
     socket[kConnection] = this;
-    socket.setTimeout(0);
-    socket.setNoDelay(true);
+    socket.setTimeout?.(0);
+    socket.setNoDelay?.(true);
     socket.on("data", onSocketData);
     socket.on("end", onSocketEnd);
     socket.on("error", onSocketError);
@@ -268,7 +301,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
         this.pingDeadline = now + settings.pingInterval;
       } else {
         this.fail(new WebSocketServerError(ServerErrorCode.PongTimeout, "no answer to a ping within pongTimeout"));
-        this.socket.destroy();
+        destroyTransport(this.socket);
         return;
       }
     }
@@ -483,9 +516,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     this.startCloseTimer();
   }
 
-  /** Destroys the socket now, with no closing handshake. `close` reports 1006. */
+  /** Destroys the socket (or resets the HTTP/2 stream) now, with no closing handshake. `close` reports 1006. */
   terminate(): void {
-    this.socket.destroy();
+    destroyTransport(this.socket);
   }
 
   /** Stops reading from the socket (TCP flow control pushes back on the peer) until `resume`. */
@@ -745,7 +778,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     if (this.closeError === null) {
       this.reportError(new WebSocketServerError(ServerErrorCode.SocketError, error.message, 1006, { cause: error }));
     }
-    this.socket.destroy();
+    destroyTransport(this.socket);
   }
 
   /** @internal */
@@ -888,7 +921,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     if (this.closeError === null && !this.protocolCore.closeReceived) {
       this.reportError(new WebSocketServerError(ServerErrorCode.CloseTimeout, "the peer did not complete the close in time"));
     }
-    this.socket.destroy();
+    destroyTransport(this.socket);
   }
 
   private stopIterating(): void {

@@ -1,7 +1,7 @@
 import { channel } from "node:diagnostics_channel";
-import type { IncomingMessage } from "node:http";
 import type { WebSocketError } from "@ws/codec";
 import type { Connection } from "./connection.js";
+import type { UpgradeRequest } from "./options.js";
 import type { WebSocketServerError } from "./errors.js";
 import type { WebSocketServer } from "./server.js";
 
@@ -36,7 +36,7 @@ export interface ConnectionDiagnostic<T = unknown> {
 }
 
 export interface OpenDiagnostic<T = unknown> extends ConnectionDiagnostic<T> {
-  request: IncomingMessage;
+  request: UpgradeRequest;
   /**
    * Milliseconds from the upgrade request reaching the server (`handleUpgrade`) to its 101 written:
    * the checks, the `upgrade` hook, negotiation.
@@ -96,7 +96,7 @@ export interface BackpressureDiagnostic<T = unknown> extends ConnectionDiagnosti
 export interface HandshakeErrorDiagnostic<T = unknown> {
   server: WebSocketServer<T>;
   /** Undefined when the request head never arrived whole. */
-  request: IncomingMessage | undefined;
+  request: UpgradeRequest | undefined;
   /** The `handshakeError` event's error: `WS_ERR_HANDSHAKE_REFUSED`, `WS_ERR_HANDSHAKE_TIMEOUT` or `WS_ERR_SOCKET`. */
   error: WebSocketServerError;
   /** The HTTP status answered, or undefined when the socket was cut without an answer. */

@@ -13,6 +13,7 @@ export {
   type IteratedMessage,
   type SendData,
   type SendOptions,
+  type Transport,
 } from "./connection.js";
 export {
   DiagnosticsChannel,
@@ -38,6 +39,8 @@ export type {
   UpgradeHook,
   UpgradeInfo,
   UpgradeReject,
+  UpgradeRequest,
 } from "./options.js";
+export type { Http2ListenOptions } from "./http2.js";
 export { CloseCode, ErrorCode, WebSocketError } from "@ws/codec";
 export type { PerMessageDeflateOptions } from "@ws/codec/deflate";

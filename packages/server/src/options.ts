@@ -1,8 +1,17 @@
 import type { IncomingMessage } from "node:http";
 import type { Server as HttpServer } from "node:http";
+import type { Http2SecureServer, Http2Server, Http2ServerRequest } from "node:http2";
 import type { Server as HttpsServer } from "node:https";
+import type { Http2ListenOptions } from "./http2.js";
 import type { PerMessageDeflateOptions } from "@ws/codec/deflate";
 import type { Broker } from "./broker.js";
+
+/**
+ * The request a handshake came with: an `http.IncomingMessage` for an HTTP/1.1 upgrade, an
+ * `http2.Http2ServerRequest` (`httpVersion` "2.0", `req.stream` the HTTP/2 stream) for an extended
+ * CONNECT. Both have `headers`, `rawHeaders`, `url` (path and query), `method` and `socket`.
+ */
+export type UpgradeRequest = IncomingMessage | Http2ServerRequest;
 
 /** Extra response headers; entries whose value is undefined are left out. */
 export type HeadersInit = Record<string, string | string[] | undefined>;
@@ -31,7 +40,7 @@ export interface UpgradeInfo {
 }
 
 export type UpgradeHook<T> = (
-  req: IncomingMessage,
+  req: UpgradeRequest,
   info: UpgradeInfo,
 ) => UpgradeDecision<T> | Promise<UpgradeDecision<T>>;
 
@@ -43,8 +52,18 @@ export interface ServerOptions<T = unknown> {
   host?: string;
   /** Listen queue length for `port`. */
   backlog?: number;
-  /** Share an existing `http.Server`/`https.Server`: upgrades on other paths are left to others. */
-  server?: HttpServer | HttpsServer;
+  /**
+   * Listen on this port with an HTTP/2 server of our own (RFC 8441): `http2.createSecureServer`
+   * options with a certificate, or `http2.createServer` options without one (cleartext h2c), or
+   * `true` for h2c with defaults. With TLS and `allowHTTP1: true` the port takes HTTP/1.1 upgrades too.
+   */
+  http2?: true | Http2ListenOptions;
+  /**
+   * Share an existing `http.Server`/`https.Server`, or an `http2.createSecureServer`/`createServer`
+   * one (we turn on its extended CONNECT setting): upgrades and WebSocket streams on other paths are
+   * left to others.
+   */
+  server?: HttpServer | HttpsServer | Http2SecureServer | Http2Server;
   /** Accept no connections by itself: call `handleUpgrade` from your own `upgrade` listener. */
   noServer?: boolean;
   /** Accept upgrades on this path only (the request target without its query string). */
@@ -54,11 +73,11 @@ export interface ServerOptions<T = unknown> {
   /** Decides, possibly asynchronously, whether to accept an upgrade; see `UpgradeDecision`. */
   upgrade?: UpgradeHook<T>;
   /** `Origin` values accepted (exact match, e.g. "https://example.com"), or a predicate. Default: any. */
-  allowedOrigins?: readonly string[] | ((origin: string | undefined, req: IncomingMessage) => boolean);
+  allowedOrigins?: readonly string[] | ((origin: string | undefined, req: UpgradeRequest) => boolean);
   /** Picks one of the client's subprotocols, or false for none. Default: none. */
-  handleProtocols?: (protocols: string[], req: IncomingMessage) => string | false;
-  /** Headers added to every 101 response. */
-  headers?: HeadersInit | ((req: IncomingMessage) => HeadersInit);
+  handleProtocols?: (protocols: string[], req: UpgradeRequest) => string | false;
+  /** Headers added to every 101 response (and every HTTP/2 200 that accepts a WebSocket). */
+  headers?: HeadersInit | ((req: UpgradeRequest) => HeadersInit);
   /**
    * Milliseconds from TCP accept (own port) or from `handleUpgrade` (other modes) to the 101
    * response, the `upgrade` hook included; then the socket is destroyed. Default 10,000; 0 = off.
@@ -70,6 +89,11 @@ export interface ServerOptions<T = unknown> {
   maxHeaderCount?: number;
   /** Most open connections; more gets 503. Default: unlimited. */
   maxConnections?: number;
+  /**
+   * Most WebSockets (open or in their handshake) on one HTTP/2 connection; more gets 503. Each
+   * stream has all the per-connection limits below. Default 100.
+   */
+  maxStreamsPerSession?: number;
 
   // --- receive limits (enforced by the codec) ---
   /** Largest message in bytes, after reassembly and inflating. Default 16 MiB. */
@@ -130,6 +154,7 @@ export interface ResolvedOptions<T> {
   maxHeaderSize: number;
   maxHeaderCount: number;
   maxConnections: number;
+  maxStreamsPerSession: number;
   maxPayload: number;
   maxFragments: number;
   maxBufferedChunks: number;
@@ -148,6 +173,7 @@ export const DEFAULTS = {
   handshakeTimeout: 10_000,
   maxHeaderSize: 16 * 1024,
   maxHeaderCount: 100,
+  maxStreamsPerSession: 100,
   maxPayload: 16 * 1024 * 1024,
   maxFragments: 65_536,
   maxBufferedChunks: 16_384,
@@ -181,6 +207,9 @@ function definedOnly<O extends object>(options: O): Partial<O> {
 export function resolveOptions<T>(options: ServerOptions<T>): ResolvedOptions<T> {
   const modes = Number(options.port !== undefined) + Number(options.server !== undefined) + Number(options.noServer === true);
   if (modes !== 1) throw new TypeError("exactly one of `port`, `server` or `noServer: true` must be given");
+  if (options.http2 !== undefined && options.port === undefined) {
+    throw new TypeError("`http2` configures the own-port server: give `port` with it (or pass an http2 server as `server`)");
+  }
   if (options.backpressure !== undefined && options.backpressure !== "close" && options.backpressure !== "reject") {
     throw new TypeError('backpressure must be "close" or "reject"');
   }
@@ -195,6 +224,7 @@ export function resolveOptions<T>(options: ServerOptions<T>): ResolvedOptions<T>
     maxHeaderSize: count("maxHeaderSize", options.maxHeaderSize, DEFAULTS.maxHeaderSize, 1),
     maxHeaderCount: count("maxHeaderCount", options.maxHeaderCount, DEFAULTS.maxHeaderCount, 1),
     maxConnections: count("maxConnections", options.maxConnections, Number.MAX_SAFE_INTEGER, 1),
+    maxStreamsPerSession: count("maxStreamsPerSession", options.maxStreamsPerSession, DEFAULTS.maxStreamsPerSession, 1),
     maxPayload: count("maxPayload", options.maxPayload, DEFAULTS.maxPayload, 1),
     maxFragments: count("maxFragments", options.maxFragments, DEFAULTS.maxFragments, 1),
     maxBufferedChunks: count("maxBufferedChunks", options.maxBufferedChunks, DEFAULTS.maxBufferedChunks, 1),

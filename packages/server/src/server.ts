@@ -1,25 +1,57 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
-import type { Server as HttpsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
-import { computeAccept, buildUpgradeResponse, validateUpgradeRequest } from "@ws/codec/handshake";
+import type { ExtensionOffer } from "@ws/codec";
+import {
+  computeAccept,
+  buildUpgradeResponse,
+  isWebSocketConnect,
+  validateConnectRequest,
+  validateUpgradeRequest,
+  type ExtraHeaders,
+} from "@ws/codec/handshake";
 import { PerMessageDeflate, formatDeflateEntry, negotiateServer } from "@ws/codec/deflate";
 import { broadcast, PreparedMessage, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
 import { decodeBrokerMessage, encodeBrokerMessage, type Broker } from "./broker.js";
-import { Connection, type ConnectionSettings, type SendData } from "./connection.js";
+import { Connection, type ConnectionSettings, type SendData, type Transport } from "./connection.js";
 import { channels, type HandshakeErrorDiagnostic, type OpenDiagnostic } from "./diagnostics.js";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import { Heartbeat } from "./heartbeat.js";
-import { resolveOptions, type HeadersInit, type ResolvedOptions, type ServerOptions, type UpgradeDecision } from "./options.js";
+import {
+  acceptStream,
+  createHttp2Server,
+  enableConnectProtocol,
+  isHttp2Server,
+  refuseStream,
+  requestOf,
+  type AnyHttp2Server,
+} from "./http2.js";
+import {
+  resolveOptions,
+  type HeadersInit,
+  type ResolvedOptions,
+  type ServerOptions,
+  type UpgradeDecision,
+  type UpgradeRequest,
+} from "./options.js";
 import { TopicRegistry } from "./topics.js";
-import { headerCount, isReject, mergeHeaders, originAllowed, parseRequestTarget, rejectSocket } from "./upgrade.js";
+import {
+  headerCount,
+  isReject,
+  mergeHeaders,
+  originAllowed,
+  parseRequestTarget,
+  rejectSocket,
+  type RequestTarget,
+} from "./upgrade.js";
 
 export interface ServerEvents<T> {
   /** A connection was accepted (after the 101 was written, before any of its messages). */
-  connection: [conn: Connection<T>, req: IncomingMessage];
+  connection: [conn: Connection<T>, req: UpgradeRequest];
   /** The own-port server is listening. */
   listening: [];
   /** Server-level failures: the own-port server failed to listen, an `upgrade` hook threw. */
@@ -31,7 +63,7 @@ export interface ServerEvents<T> {
    * answered or destroyed; this is for logs and metrics. `req` is undefined when the request head
    * never arrived whole. Peers cause these at will, so they are never `error` events.
    */
-  handshakeError: [error: WebSocketServerError, req: IncomingMessage | undefined];
+  handshakeError: [error: WebSocketServerError, req: UpgradeRequest | undefined];
   /**
    * The broker failed (`WS_ERR_BROKER`, the broker's error as `cause`): a publish, subscribe or
    * unsubscribe rejected, its connection was lost, or a message on a channel was not ours. Local
@@ -79,10 +111,35 @@ export interface CloseOptions {
   timeout?: number;
 }
 
-type UpgradeCallback<T> = (conn: Connection<T>, req: IncomingMessage) => void;
+type UpgradeCallback<T> = (conn: Connection<T>, req: UpgradeRequest) => void;
 
 const kHandshakeTimer = Symbol("handshakeTimer");
-type TimedSocket = Socket & { [kHandshakeTimer]?: NodeJS.Timeout };
+/** A socket or an HTTP/2 stream in its opening handshake. */
+type TimedSocket = Transport & { [kHandshakeTimer]?: NodeJS.Timeout };
+
+/**
+ * One opening handshake after the transport-specific checks: an HTTP/1.1 upgrade on a socket or an
+ * extended CONNECT on an HTTP/2 stream. The rest (origin, the hook, subprotocol, compression, the
+ * connection) is the same for both.
+ */
+interface Handshake {
+  transport: TimedSocket;
+  req: UpgradeRequest;
+  target: RequestTarget;
+  protocols: readonly string[];
+  extensions: ExtensionOffer[];
+  /** Bytes read past the request head (HTTP/1.1 only). */
+  head: Buffer | undefined;
+  httpVersion: "1.1" | "2.0";
+  /** `performance.now()` when the request arrived, for the open diagnostic's handshake duration. */
+  started: number;
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  /** Answers an HTTP error and ends the transport; never throws. Returns the status sent. */
+  refuse(status: number, reason: string, headers?: HeadersInit): number;
+  /** Writes the accepting answer (101, or 200 on HTTP/2). Throws a TypeError for a header that cannot be written. */
+  accept(protocol: string, extensions: ExtensionOffer[], headers: ExtraHeaders | undefined): void;
+}
 
 /**
  * A WebSocket server: on its own port, on an existing HTTP(S) server, or fed upgrades by hand.
@@ -97,13 +154,20 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   readonly clients = new Set<Connection<T>>();
   private readonly options: ResolvedOptions<T>;
   private readonly settings: ConnectionSettings;
-  private readonly httpServer: HttpServer | HttpsServer | null;
+  private readonly httpServer: NetServer | null;
   private readonly ownsServer: boolean;
+  /** The own-port server speaks TLS (its URL is wss:). */
+  private readonly secure: boolean = false;
+  /** HTTP/2 sessions of the own-port server (closed on shutdown), and WebSocket streams per session. */
+  private readonly sessions = new Set<Http2Session>();
+  private readonly streamsPerSession = new WeakMap<Http2Session, number>();
+  /** The own-port HTTP/2 server's connections, destroyed when `close` times out. */
+  private readonly ownSockets = new Set<Duplex>();
   private closing: Promise<void> | null = null;
   private listenWaiters = 0;
   private listenFailed = false;
   /** Sockets waiting for the `upgrade` hook, with their request (for shutdown and timeouts). */
-  private readonly handshaking = new Map<Socket, IncomingMessage>();
+  private readonly handshaking = new Map<Transport, UpgradeRequest>();
   /** Pings, pong deadlines and idle timeouts for every connection, on one timer. */
   private readonly heartbeat: Heartbeat;
   /** This server's id among those sharing a broker: its own messages coming back are dropped. */
@@ -154,7 +218,28 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     broker?.onError?.(this.brokerFailed);
     if (onConnection !== undefined) this.on("connection", onConnection);
 
-    if (options.port !== undefined) {
+    if (options.port !== undefined && options.http2 !== undefined) {
+      const { server, secure } = createHttp2Server(options.http2 === true ? {} : options.http2, resolved);
+      this.secure = secure;
+      // The TLS socket is the one an HTTP/1.1 upgrade then arrives on (allowHTTP1).
+      server.on(secure ? "secureConnection" : "connection", this.onTcpConnection);
+      server.on(secure ? "secureConnection" : "connection", (socket: Duplex) => {
+        this.ownSockets.add(socket);
+        socket.once("close", () => this.ownSockets.delete(socket));
+      });
+      server.on("session", this.onOwnSession);
+      server.on("request", this.onPlainRequest);
+      this.attachHttp2(server);
+      server.on("upgrade", this.onUpgradeEvent);
+      server.on("error", (error) => {
+        if (!server.listening) this.listenFailed = true;
+        if (this.listenWaiters === 0 || this.listenerCount("error") > 0) this.emit("error", error);
+      });
+      server.on("listening", () => this.emit("listening"));
+      server.listen(options.port, options.host, options.backlog);
+      this.httpServer = server;
+      this.ownsServer = true;
+    } else if (options.port !== undefined) {
       const server = createHttpServer({
         maxHeaderSize: resolved.maxHeaderSize,
         // SECURITY.md row 9/14: Node's own limits on the request head, ahead of ours.
@@ -179,7 +264,12 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     } else if (options.server !== undefined) {
       this.httpServer = options.server;
       this.ownsServer = false;
+      // An http2 server with allowHTTP1 emits HTTP/1.1 upgrades too.
       options.server.on("upgrade", this.onUpgradeEvent);
+      if (isHttp2Server(options.server)) {
+        enableConnectProtocol(options.server, []);
+        this.attachHttp2(options.server);
+      }
     } else {
       this.httpServer = null;
       this.ownsServer = false;
@@ -196,7 +286,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     const address = this.address();
     if (address === null || typeof address === "string") return null;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-    return `ws://${host}:${address.port}${this.options.path ?? ""}`;
+    return `${this.secure ? "wss" : "ws"}://${host}:${address.port}${this.options.path ?? ""}`;
   }
 
   /** Resolves once the own-port server listens (at once in the other modes); rejects if it cannot. */
@@ -322,7 +412,11 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     if (this.closing !== null) return this.closing;
     const code = options?.code ?? 1001;
     const timeout = options?.timeout ?? this.options.closeTimeout;
-    if (this.httpServer !== null && !this.ownsServer) this.httpServer.off("upgrade", this.onUpgradeEvent);
+    if (this.httpServer !== null && !this.ownsServer) {
+      this.httpServer.off("upgrade", this.onUpgradeEvent);
+      this.httpServer.off("stream", this.onHttp2Stream);
+      this.httpServer.off("connect", this.onHttp2Connect);
+    }
     const serverClosed = new Promise<void>((resolve) => {
       const server = this.httpServer;
       if (server === null || !this.ownsServer || this.listenFailed) resolve();
@@ -335,6 +429,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     });
     for (const socket of this.handshaking.keys()) socket.destroy();
     this.handshaking.clear();
+    // GOAWAY: the own-port sessions take no new streams; the WebSocket streams close below.
+    for (const session of this.sessions) session.close();
     this.heartbeat.stop();
     const connections = [...this.clients];
     const allClosed = Promise.all(
@@ -351,15 +447,20 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         for (const conn of connections) conn.terminate();
+        // An own-port HTTP/2 session whose peer keeps it open (an unread response) holds the server.
+        for (const session of this.sessions) session.destroy();
+        // After the GOAWAY above, a session's destroy() waits for the peer to close TCP.
+        for (const socket of this.ownSockets) socket.destroy();
         resolve();
       }, timeout);
     });
     this.closing = Promise.race([allClosed, deadline])
+      .then(() => allClosed)
+      .then(() => Promise.race([serverClosed, deadline]))
       .then(() => {
         clearTimeout(timer);
-        return allClosed;
+        return serverClosed;
       })
-      .then(() => serverClosed)
       .then(() => this.broker?.close().catch(this.brokerFailed))
       .then(() => {
         this.emit("close");
@@ -399,6 +500,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   };
 
   private readonly onPlainRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // On the own HTTP/2 port, HTTP/2 requests were answered by `onHttp2Stream`.
+    if (req.httpVersion === "2.0") return;
     // A plain HTTP request on a WebSocket-only port (or an upgrade request Node did not recognise).
     const socket = req.socket as TimedSocket;
     this.clearHandshakeTimer(socket);
@@ -425,7 +528,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
     const reason = status === 431 ? "Request Header Fields Too Large" : "Bad Request";
     this.handshakeRefused(undefined, status, reason, error);
-    rejectSocket(tcp, status, reason);
+    rejectSocket(tcp as Socket, status, reason);
   };
 
   private readonly onUpgradeEvent = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -461,35 +564,117 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     // RFC 9112 §3.2.3, §3.2.4: asterisk-form and authority-form are for OPTIONS and CONNECT, not GET.
     const target = parseRequestTarget(req.url);
     if (target === null) return this.refuse(socket, req, 400, "Invalid Request Target");
-    if (this.clients.size >= options.maxConnections) return this.refuse(socket, req, 503, "Too Many Connections");
-    if (!originAllowed(options, req)) return this.refuse(socket, req, 403, "Origin Not Allowed");
+    const tcp = socket as Socket;
+    return this.negotiate(
+      {
+        transport: socket,
+        req,
+        target,
+        protocols: request.protocols,
+        extensions: request.extensions,
+        head,
+        httpVersion: "1.1",
+        started,
+        remoteAddress: tcp.remoteAddress,
+        remotePort: tcp.remotePort,
+        refuse: (status, reason, headers) => rejectSocket(tcp, status, reason, headers),
+        accept: (protocol, extensions, headers) => {
+          const response = buildUpgradeResponse({
+            accept: computeAccept(request.key),
+            protocol: protocol === "" ? undefined : protocol,
+            extensions,
+            headers,
+          });
+          socket.write(response, "latin1");
+        },
+      },
+      callback,
+    );
+  }
+
+  /**
+   * An extended CONNECT stream (RFC 8441 §4-5) on an HTTP/2 server: the per-session stream limit,
+   * the same header-count limit as an upgrade, validation shared with the client in @ws/codec, then
+   * the same negotiation as an upgrade.
+   */
+  private async upgradeStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    rawHeaders: string[],
+  ): Promise<Connection<T> | null> {
+    const started = performance.now();
+    const transport = stream as unknown as TimedSocket;
+    this.startHandshakeTimer(transport);
+    transport.on("error", noop);
+    // A client that ends its side before our answer has given up.
+    transport.on("end", destroyOnEnd);
+    const req = requestOf(stream, headers, rawHeaders);
+    const session = stream.session;
+    const refuse = (status: number, reason: string, extra?: HeadersInit): number => refuseStream(stream, status, reason, extra);
+    const handshake = (target: RequestTarget, protocols: readonly string[], extensions: ExtensionOffer[], key?: string): Handshake => ({
+      transport,
+      req,
+      target,
+      protocols,
+      extensions,
+      head: undefined,
+      httpVersion: "2.0",
+      started,
+      remoteAddress: session?.socket?.remoteAddress,
+      remotePort: session?.socket?.remotePort,
+      refuse,
+      accept: (protocol, accepted, extra) => acceptStream(stream, key, protocol, accepted, extra),
+    });
+    const early = handshake({ path: "/", search: "" }, [], []);
+    if (this.closing !== null) return this.refuseHandshake(early, 503, "Server Is Closing");
+    // rawHeaders counts the pseudo-headers too, which a browser always sends (four or five).
+    if (rawHeaders.length >>> 1 > this.options.maxHeaderCount + 5) return this.refuseHandshake(early, 431, "Too Many Header Fields");
+    const request = validateConnectRequest({ headers: headers as Record<string, string | string[] | undefined>, rawHeaders });
+    if (!request.ok) return this.refuseHandshake(early, request.status, request.reason, request.headers);
+    const target = parseRequestTarget(request.path);
+    if (target === null) return this.refuseHandshake(early, 400, "Invalid Request Target");
+    if (session !== undefined) {
+      const open = this.streamsPerSession.get(session) ?? 0;
+      if (open >= this.options.maxStreamsPerSession) return this.refuseHandshake(early, 503, "Too Many WebSockets On This Connection");
+      this.streamsPerSession.set(session, open + 1);
+      stream.once("close", () => this.streamsPerSession.set(session, (this.streamsPerSession.get(session) ?? 1) - 1));
+    }
+    return this.negotiate(handshake(target, request.protocols, request.extensions, request.key), undefined);
+  }
+
+  /** What both transports share: origin, the `upgrade` hook, subprotocol, compression, the connection. */
+  private async negotiate(handshake: Handshake, callback: UpgradeCallback<T> | undefined): Promise<Connection<T> | null> {
+    const options = this.options;
+    const { req, transport: socket } = handshake;
+    if (this.clients.size >= options.maxConnections) return this.refuseHandshake(handshake, 503, "Too Many Connections");
+    if (!originAllowed(options, req)) return this.refuseHandshake(handshake, 403, "Origin Not Allowed");
 
     this.handshaking.set(socket, req);
     let decision: UpgradeDecision<T>;
     try {
       decision = options.upgrade === undefined ? undefined : await options.upgrade(req, {
-        protocols: request.protocols,
+        protocols: handshake.protocols,
         origin: typeof req.headers.origin === "string" ? req.headers.origin : undefined,
       });
     } catch (error) {
       this.handshaking.delete(socket);
       this.reportError(new WebSocketServerError(ServerErrorCode.UpgradeHookFailed, "the upgrade hook failed", 1006, { cause: error }));
-      return this.refuse(socket, req, 500, "Internal Server Error");
+      return this.refuseHandshake(handshake, 500, "Internal Server Error");
     }
     this.handshaking.delete(socket);
     // The client may have gone, the timer fired, or the server started closing while we waited.
     if (socket.destroyed || !socket.writable) return null;
-    if (this.closing !== null) return this.refuse(socket, req, 503, "Server Is Closing");
-    if (isReject(decision)) return this.refuse(socket, req, decision.status, decision.reason ?? "", decision.headers);
+    if (this.closing !== null) return this.refuseHandshake(handshake, 503, "Server Is Closing");
+    if (isReject(decision)) return this.refuseHandshake(handshake, decision.status, decision.reason ?? "", decision.headers);
 
     let protocol = "";
-    if (options.handleProtocols !== undefined && request.protocols.length > 0) {
-      const chosen = options.handleProtocols([...request.protocols], req);
+    if (options.handleProtocols !== undefined && handshake.protocols.length > 0) {
+      const chosen = options.handleProtocols([...handshake.protocols], req);
       if (chosen !== false) {
         // RFC 6455 §4.2.2: the server selects one of the values the client offered.
-        if (!request.protocols.includes(chosen)) {
+        if (!handshake.protocols.includes(chosen)) {
           this.reportError(new TypeError(`handleProtocols chose ${JSON.stringify(chosen)}, which the client did not offer`));
-          return this.refuse(socket, req, 500, "Internal Server Error");
+          return this.refuseHandshake(handshake, 500, "Internal Server Error");
         }
         protocol = chosen;
       }
@@ -498,8 +683,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     let compression: PerMessageDeflate | null = null;
     let extensions = "";
     const extensionEntries = [];
-    if (options.perMessageDeflate !== null && request.extensions.length > 0) {
-      const negotiated = negotiateServer(request.extensions, options.perMessageDeflate);
+    if (options.perMessageDeflate !== null && handshake.extensions.length > 0) {
+      const negotiated = negotiateServer(handshake.extensions, options.perMessageDeflate);
       if (negotiated !== null) {
         compression = new PerMessageDeflate(negotiated.params, "server", options.perMessageDeflate);
         extensions = formatDeflateEntry(negotiated.response);
@@ -509,22 +694,16 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
 
     const configured = typeof options.headers === "function" ? options.headers(req) : options.headers;
     const extra = mergeHeaders(configured, decision?.headers);
-    let response: string;
+    this.clearHandshakeTimer(socket);
     try {
-      response = buildUpgradeResponse({
-        accept: computeAccept(request.key),
-        protocol: protocol === "" ? undefined : protocol,
-        extensions: extensionEntries,
-        headers: extra,
-      });
+      handshake.accept(protocol, extensionEntries, extra);
     } catch (error) {
       compression?.close();
       this.reportError(error);
-      return this.refuse(socket, req, 500, "Internal Server Error");
+      return this.refuseHandshake(handshake, 500, "Internal Server Error");
     }
-    this.clearHandshakeTimer(socket);
-    socket.write(response, "latin1");
 
+    const { target } = handshake;
     const conn = new Connection<T>(
       socket,
       {
@@ -536,13 +715,16 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         compression,
         onClosed: this.removeClient,
         topics: this.registry,
+        httpVersion: handshake.httpVersion,
+        remoteAddress: handshake.remoteAddress,
+        remotePort: handshake.remotePort,
       },
       this.settings,
     );
     this.clients.add(conn);
     if (this.closing === null) this.heartbeat.start();
     if (channels.open.hasSubscribers) {
-      const handshakeDuration = performance.now() - started;
+      const handshakeDuration = performance.now() - handshake.started;
       channels.open.publish({ server: this, connection: conn, request: req, handshakeDuration } satisfies OpenDiagnostic<T>);
     }
     // Listeners first, then reading: no message can arrive before they are attached (same tick).
@@ -554,10 +736,64 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     } finally {
       socket.off("error", noop);
       socket.off("end", destroyOnEnd);
-      conn.start(head, this.heartbeat.now());
+      conn.start(handshake.head, this.heartbeat.now());
     }
     return conn;
   }
+
+  /** Takes extended CONNECT streams for WebSockets on our path; the server's other streams are left to it. */
+  private attachHttp2(server: AnyHttp2Server): void {
+    server.on("stream", this.onHttp2Stream);
+    // With a `request` listener, Node's compatibility layer answers every CONNECT with 405 unless
+    // someone listens to `connect`: we say the WebSocket ones are taken.
+    server.on("connect", this.onHttp2Connect);
+  }
+
+  private readonly onHttp2Stream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
+    const ours = isWebSocketConnect(headers as Record<string, string | string[] | undefined>);
+    if (ours && this.pathMatches(headers[":path"])) {
+      void this.upgradeStream(stream, headers, rawHeaders).catch((error: unknown) => {
+        stream.destroy();
+        this.reportError(error);
+      });
+      return;
+    }
+    if (this.ownsServer) {
+      // A WebSocket-only port: other requests learn what it takes (405 Allow: CONNECT, 501 for
+      // another :protocol), WebSockets on another path get 404.
+      stream.on("error", noop);
+      const request = ours ? null : validateConnectRequest({ headers: headers as Record<string, string | string[] | undefined>, rawHeaders });
+      const status = request === null || request.ok ? 404 : request.status;
+      const reason = request === null || request.ok ? "Not Found" : request.reason;
+      this.handshakeRefused(undefined, refuseStream(stream, status, reason, request !== null && !request.ok ? request.headers : undefined), reason);
+    } else if (ours && this.httpServer!.listenerCount("stream") === 1) {
+      // A shared server with no one else to take it (no other stream listener, no request handler).
+      stream.on("error", noop);
+      refuseStream(stream, 404, "Not Found");
+    }
+  };
+
+  private readonly onHttp2Connect = (req: { headers: IncomingHttpHeaders; stream: ServerHttp2Stream }, res: { statusCode: number; end(): void }): void => {
+    const headers = req.headers as Record<string, string | string[] | undefined>;
+    if (isWebSocketConnect(headers) && this.pathMatches(req.headers[":path"])) return;
+    // Not ours: answer as Node would without a `connect` listener, unless someone else listens.
+    if (this.ownsServer || this.httpServer!.listenerCount("connect") > 1) return;
+    res.statusCode = isWebSocketConnect(headers) ? 404 : 405;
+    res.end();
+  };
+
+  private pathMatches(target: string | undefined): boolean {
+    const path = this.options.path;
+    return path === undefined || parseRequestTarget(target)?.path === path;
+  }
+
+  private readonly onOwnSession = (session: Http2Session): void => {
+    this.sessions.add(session);
+    session.on("error", noop);
+    session.once("close", () => this.sessions.delete(session));
+    // The TCP handshake timer ends with the first stream: the session is speaking HTTP/2.
+    session.once("stream", () => this.clearHandshakeTimer(session.socket as unknown as TimedSocket));
+  };
 
   private readonly removeClient = (conn: Connection<T>): void => {
     this.clients.delete(conn);
@@ -573,12 +809,22 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     this.clearHandshakeTimer(socket);
     socket.off("end", destroyOnEnd);
     this.handshaking.delete(socket);
-    const sent = rejectSocket(socket, status, reason, headers);
+    const sent = rejectSocket(socket as Socket, status, reason, headers);
     this.handshakeRefused(req, sent, sent === status ? reason : "Internal Server Error");
     return null;
   }
 
-  private handshakeRefused(req: IncomingMessage | undefined, status: number, reason: string, cause?: unknown): void {
+  private refuseHandshake(handshake: Handshake, status: number, reason: string, headers?: HeadersInit): null {
+    const socket = handshake.transport;
+    this.clearHandshakeTimer(socket);
+    socket.off("end", destroyOnEnd);
+    this.handshaking.delete(socket);
+    const sent = handshake.refuse(status, reason, headers);
+    this.handshakeRefused(handshake.req, sent, sent === status ? reason : "Internal Server Error");
+    return null;
+  }
+
+  private handshakeRefused(req: UpgradeRequest | undefined, status: number, reason: string, cause?: unknown): void {
     const message = `handshake refused with ${status}${reason === "" ? "" : ` ${reason}`}`;
     this.handshakeFailed(ServerErrorCode.HandshakeRefused, message, req, { status, cause }, reason);
   }
@@ -586,7 +832,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   private handshakeFailed(
     code: ServerErrorCode,
     message: string,
-    req: IncomingMessage | undefined,
+    req: UpgradeRequest | undefined,
     options?: { cause?: unknown; status?: number },
     reason = "",
   ): void {
@@ -629,7 +875,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
 
 function noop(): void {}
 
-function destroyOnEnd(this: Socket): void {
+function destroyOnEnd(this: Duplex): void {
   this.destroy();
 }
 

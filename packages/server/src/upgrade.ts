@@ -1,7 +1,6 @@
-import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { buildErrorResponse, type ExtraHeaders } from "@ws/codec/handshake";
-import type { HeadersInit, ResolvedOptions, UpgradeDecision, UpgradeReject } from "./options.js";
+import type { HeadersInit, ResolvedOptions, UpgradeDecision, UpgradeReject, UpgradeRequest } from "./options.js";
 
 /** Merges header records, dropping undefined values (the handshake writers refuse them). */
 export function mergeHeaders(...sources: Array<HeadersInit | undefined>): ExtraHeaders | undefined {
@@ -56,7 +55,7 @@ export function parseRequestTarget(url: string | undefined): RequestTarget | nul
 }
 
 /** Whether the `Origin` header passes the allow-list (absent option: everything passes). */
-export function originAllowed<T>(options: ResolvedOptions<T>, req: IncomingMessage): boolean {
+export function originAllowed<T>(options: ResolvedOptions<T>, req: UpgradeRequest): boolean {
   const allowed = options.allowedOrigins;
   if (allowed === undefined) return true;
   const origin = req.headers.origin;
@@ -67,7 +66,7 @@ export function originAllowed<T>(options: ResolvedOptions<T>, req: IncomingMessa
 }
 
 /** Header lines in the request; Node truncates at `maxHeadersCount`, so equal means "maybe more". */
-export function headerCount(req: IncomingMessage): number {
+export function headerCount(req: UpgradeRequest): number {
   return req.rawHeaders.length >>> 1;
 }
 

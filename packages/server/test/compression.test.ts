@@ -5,7 +5,7 @@ import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import type { Connection } from "../src/index.js";
-import { OP, RawClient, frame, once, startEchoServer, startServer, until } from "./helpers.js";
+import { OP, RawClient, TRANSPORTS, frame, once, startEchoServer, startServer, until } from "./helpers.js";
 
 const cleanup: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -21,11 +21,11 @@ function inflate(data: Buffer): Buffer {
   return inflateRawSync(Buffer.concat([data, TAIL]), { finishFlush: constants.Z_SYNC_FLUSH });
 }
 
-describe("permessage-deflate", () => {
+describe.each(TRANSPORTS)("permessage-deflate over %s", (transport) => {
   it("is off by default: no extension in the 101, RSV1 fails with 1002", async () => {
-    const server = await startEchoServer();
+    const server = await startEchoServer({}, transport);
     cleanup.push(() => server.close());
-    const client = await RawClient.connect(server.port, { extensions: "permessage-deflate" });
+    const client = await RawClient.connectTo(server, { extensions: "permessage-deflate" });
     expect(client.handshake.headers["sec-websocket-extensions"]).toBeUndefined();
     client.sendFrame({ opcode: OP.text, payload: deflate(Buffer.from("x")), rsv1: true });
     expect((await client.readClose()).code).toBe(1002);
@@ -33,9 +33,9 @@ describe("permessage-deflate", () => {
   });
 
   it("negotiates the parameters and round-trips compressed messages with a raw client", async () => {
-    const server = await startEchoServer({ perMessageDeflate: { threshold: 0, serverNoContextTakeover: true } });
+    const server = await startEchoServer({ perMessageDeflate: { threshold: 0, serverNoContextTakeover: true } }, transport);
     cleanup.push(() => server.close());
-    const client = await RawClient.connect(server.port, {
+    const client = await RawClient.connectTo(server, {
       extensions: "permessage-deflate; client_max_window_bits; server_max_window_bits=10",
     });
     const header = client.handshake.headers["sec-websocket-extensions"]!;
@@ -60,6 +60,40 @@ describe("permessage-deflate", () => {
     client.destroy();
   });
 
+  it("stops a decompression bomb at maxPayload with 1009 (SECURITY row 6)", async () => {
+    const server = await startEchoServer({ perMessageDeflate: true, maxPayload: 1024 * 1024 }, transport);
+    cleanup.push(() => server.close());
+    const client = await RawClient.connectTo(server, { extensions: "permessage-deflate" });
+    const bomb = deflate(Buffer.alloc(64 * 1024 * 1024)); // about 64 KiB on the wire
+    const before = process.memoryUsage().rss;
+    expect(bomb.length).toBeLessThan(128 * 1024);
+    client.sendFrame({ opcode: OP.binary, payload: bomb, rsv1: true });
+    expect((await client.readClose()).code).toBe(1009);
+    expect(process.memoryUsage().rss - before).toBeLessThan(48 * 1024 * 1024);
+    client.destroy();
+  });
+
+  it("fails data that does not inflate with 1007", async () => {
+    const server = await startEchoServer({ perMessageDeflate: true }, transport);
+    cleanup.push(() => server.close());
+    const client = await RawClient.connectTo(server, { extensions: "permessage-deflate" });
+    client.sendFrame({ opcode: OP.binary, payload: Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]), rsv1: true });
+    expect((await client.readClose()).code).toBe(1007);
+    client.destroy();
+  });
+
+  it("declines window bits outside 8..15 and answers without the extension (SECURITY row 7)", async () => {
+    const server = await startEchoServer({ perMessageDeflate: true }, transport);
+    cleanup.push(() => server.close());
+    const client = await RawClient.connectTo(server, { extensions: "permessage-deflate; server_max_window_bits=1000" });
+    expect(client.handshake.headers["sec-websocket-extensions"]).toBeUndefined();
+    client.sendFrame({ opcode: OP.text, payload: "plain" });
+    expect((await client.readMessage()).data.toString()).toBe("plain");
+    client.destroy();
+  });
+});
+
+describe("permessage-deflate", () => {
   it("interoperates with ws, including context takeover and the threshold", async () => {
     const server = await startServer({ perMessageDeflate: true });
     cleanup.push(() => server.close());
@@ -85,19 +119,6 @@ describe("permessage-deflate", () => {
     for (const message of messages) ws.send(message);
     await done;
     expect(received.map((data) => data.toString("base64"))).toEqual(messages.map((m) => Buffer.from(m).toString("base64")));
-  });
-
-  it("stops a decompression bomb at maxPayload with 1009 (SECURITY row 6)", async () => {
-    const server = await startEchoServer({ perMessageDeflate: true, maxPayload: 1024 * 1024 });
-    cleanup.push(() => server.close());
-    const client = await RawClient.connect(server.port, { extensions: "permessage-deflate" });
-    const bomb = deflate(Buffer.alloc(64 * 1024 * 1024)); // about 64 KiB on the wire
-    const before = process.memoryUsage().rss;
-    expect(bomb.length).toBeLessThan(128 * 1024);
-    client.sendFrame({ opcode: OP.binary, payload: bomb, rsv1: true });
-    expect((await client.readClose()).code).toBe(1009);
-    expect(process.memoryUsage().rss - before).toBeLessThan(48 * 1024 * 1024);
-    client.destroy();
   });
 
   it("stops reading while compressed messages wait to be inflated, and loses none", async () => {
@@ -134,25 +155,6 @@ describe("permessage-deflate", () => {
     // (its 16 KiB high-water mark, overshot by up to one more read).
     expect(held).toBeLessThanOrEqual(16 * 1024 + 64 * 1024 + 16 * 1024 + 64 * 1024);
     expect(held).toBeGreaterThan(0);
-  });
-
-  it("fails data that does not inflate with 1007", async () => {
-    const server = await startEchoServer({ perMessageDeflate: true });
-    cleanup.push(() => server.close());
-    const client = await RawClient.connect(server.port, { extensions: "permessage-deflate" });
-    client.sendFrame({ opcode: OP.binary, payload: Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]), rsv1: true });
-    expect((await client.readClose()).code).toBe(1007);
-    client.destroy();
-  });
-
-  it("declines window bits outside 8..15 and answers without the extension (SECURITY row 7)", async () => {
-    const server = await startEchoServer({ perMessageDeflate: true });
-    cleanup.push(() => server.close());
-    const client = await RawClient.connect(server.port, { extensions: "permessage-deflate; server_max_window_bits=1000" });
-    expect(client.handshake.headers["sec-websocket-extensions"]).toBeUndefined();
-    client.sendFrame({ opcode: OP.text, payload: "plain" });
-    expect((await client.readMessage()).data.toString()).toBe("plain");
-    client.destroy();
   });
 
   it("broadcasts to a mix of compressed and plain connections", async () => {

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 // The diagnostics_channel events (issue 15, observability): every channel, its message and its
 // order, for real connections over sockets; and nothing published, so nothing built, while a
 // channel has no subscriber.
@@ -120,7 +121,7 @@ describe("diagnostics_channel: open and close", () => {
     const { server, connect } = await startServerWithPeers(cleanup);
     const events = record(server);
     const { client, conn } = await connect();
-    client.socket.resetAndDestroy();
+    (client.socket as Socket).resetAndDestroy();
     await events.wait("ws:server:close");
     expect(events.names()).toEqual(["ws:server:open", "ws:server:error", "ws:server:close"]);
     const [failed] = events.of("ws:server:error") as [ErrorDiagnostic];

@@ -1,9 +1,18 @@
 // A hand-made WebSocket client for tests: raw `net` sockets, hand-built handshakes and frames, so
 // that what the server puts on the wire is asserted byte for byte, independent of the codec.
 import { createHash, randomBytes } from "node:crypto";
+import { connect as connectHttp2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
 import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { SocketReader, encodeTestFrame, readTestFrame, type TestFrameRead, type TestFrameSpec } from "@ws/test-utils";
+import type { Duplex } from "node:stream";
+import {
+  SocketReader,
+  encodeTestFrame,
+  readTestFrame,
+  selfSignedCertificate,
+  type TestFrameRead,
+  type TestFrameSpec,
+} from "@ws/test-utils";
 import { createServer, type Connection, type ServerOptions, type WebSocketServer } from "../src/index.js";
 
 export const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
@@ -52,16 +61,106 @@ export interface ConnectOptions {
   origin?: string;
 }
 
-/** Reads from a socket in exact-size pieces with a timeout, tracking EOF. */
+/**
+ * How the protocol tests reach the server: a TCP socket upgraded with HTTP/1.1, or an HTTP/2 stream
+ * opened with an extended CONNECT (RFC 8441) over TLS. The same frames go over either.
+ */
+export const TRANSPORTS = ["HTTP/1.1", "HTTP/2"] as const;
+export type TestTransport = (typeof TRANSPORTS)[number];
+
+/** A server started by these helpers: its port and the transport its raw clients use. */
+export interface TestServer {
+  port: number;
+  transport: TestTransport;
+}
+
+/** Opens an HTTP/2 session to 127.0.0.1 over TLS (the test certificate trusted) and waits for its SETTINGS. */
+export async function openHttp2Session(port: number, { cleartext = false } = {}): Promise<ClientHttp2Session> {
+  const session = cleartext
+    ? connectHttp2(`http://127.0.0.1:${port}`)
+    : connectHttp2(`https://127.0.0.1:${port}`, { ca: selfSignedCertificate().cert });
+  session.on("error", () => {});
+  await new Promise<void>((resolve, reject) => {
+    session.once("remoteSettings", () => resolve());
+    session.once("error", reject);
+    session.once("close", () => reject(new Error("the HTTP/2 session closed before its SETTINGS")));
+  });
+  return session;
+}
+
+/** Reads from a socket (or an HTTP/2 stream) in exact-size pieces with a timeout, tracking EOF. */
 export class RawClient {
-  readonly socket: Socket;
+  readonly socket: Duplex;
   private readonly reader: SocketReader;
   readonly closed: Promise<void>;
+  /** The HTTP/2 session of a client opened with `connectHttp2`. */
+  session: ClientHttp2Session | null = null;
 
-  constructor(socket: Socket) {
+  constructor(socket: Duplex) {
     this.socket = socket;
     this.reader = new SocketReader(socket);
     this.closed = this.reader.closed;
+  }
+
+  /** The TCP socket of a client opened over HTTP/1.1 (for tests of TCP itself). */
+  get tcp(): Socket {
+    if (this.session !== null) throw new Error("this client is an HTTP/2 stream");
+    return this.socket as Socket;
+  }
+
+  /** Opens a raw client the way `server` is reached: an HTTP/1.1 upgrade, or an extended CONNECT. */
+  static connectTo(server: TestServer, options: ConnectOptions = {}): Promise<RawClient & { handshake: HandshakeResponse }> {
+    return server.transport === "HTTP/2" ? RawClient.connectHttp2(server.port, options) : RawClient.connect(server.port, options);
+  }
+
+  /** The opening handshake over HTTP/2 (RFC 8441 §4-5) on a session of its own (or `session`); rejects unless 200. */
+  static async connectHttp2(
+    port: number,
+    options: ConnectOptions & { session?: ClientHttp2Session } = {},
+  ): Promise<RawClient & { handshake: HandshakeResponse }> {
+    const { stream, handshake, session } = await RawClient.requestHttp2(port, options);
+    if (handshake.status !== 200) {
+      stream.destroy();
+      if (options.session === undefined) session.close();
+      throw new Error(`handshake failed: ${handshake.statusLine}`);
+    }
+    const client = new RawClient(stream);
+    client.session = session;
+    if (options.session === undefined) stream.once("close", () => session.close());
+    return Object.assign(client, { handshake });
+  }
+
+  /** Sends an extended CONNECT and returns the stream and the response, whatever its status. */
+  static async requestHttp2(
+    port: number,
+    options: ConnectOptions & { session?: ClientHttp2Session; rawHeaders?: Record<string, string | string[]> } = {},
+  ): Promise<{ stream: ClientHttp2Stream; handshake: HandshakeResponse; session: ClientHttp2Session }> {
+    const session = options.session ?? (await openHttp2Session(port));
+    const headers: Record<string, string | string[]> = {
+      ":method": "CONNECT",
+      ":protocol": "websocket",
+      ":scheme": session.encrypted ? "https" : "http",
+      ":path": options.path ?? "/",
+      ":authority": `127.0.0.1:${port}`,
+      "sec-websocket-version": "13",
+    };
+    if (options.protocols !== undefined) headers["sec-websocket-protocol"] = options.protocols;
+    if (options.extensions !== undefined) headers["sec-websocket-extensions"] = options.extensions;
+    if (options.origin !== undefined) headers.origin = options.origin;
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+    Object.assign(headers, options.rawHeaders);
+    const stream = session.request(headers, { endStream: false });
+    stream.on("error", () => {});
+    const response = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+      stream.once("response", resolve);
+      stream.once("close", () => reject(new Error(`the stream closed before a response (RST code ${stream.rstCode})`)));
+    });
+    const status = Number(response[":status"]);
+    const fields: Record<string, string> = {};
+    for (const [name, value] of Object.entries(response)) {
+      if (!name.startsWith(":") && value !== undefined) fields[name] = Array.isArray(value) ? value.join(", ") : String(value);
+    }
+    return { stream, session, handshake: { status, statusLine: `HTTP/2 ${status}`, headers: fields, raw: "" } };
   }
 
   /** The server ended, or the socket failed or closed. */
@@ -213,11 +312,18 @@ export async function rawExchange(port: number, data: string | Buffer, timeout =
   return (await client.readAll(timeout)).toString("latin1");
 }
 
-/** Starts a server on 127.0.0.1:0. */
-export async function startServer<T = unknown>(options: Omit<ServerOptions<T>, "port" | "server" | "noServer"> = {}): Promise<WebSocketServer<T> & { port: number }> {
-  const server = await createServer<T>({ port: 0, host: "127.0.0.1", ...options });
+/**
+ * Starts a server on 127.0.0.1:0: plain HTTP/1.1, or (`"HTTP/2"`) our own HTTP/2 server over TLS
+ * with the test certificate, which takes HTTP/1.1 upgrades too.
+ */
+export async function startServer<T = unknown>(
+  options: Omit<ServerOptions<T>, "port" | "server" | "noServer"> = {},
+  transport: TestTransport = "HTTP/1.1",
+): Promise<WebSocketServer<T> & TestServer> {
+  const http2 = transport === "HTTP/2" ? { ...selfSignedCertificate(), allowHTTP1: true } : undefined;
+  const server = await createServer<T>({ port: 0, host: "127.0.0.1", ...(http2 === undefined ? {} : { http2 }), ...options });
   const port = (server.address() as AddressInfo).port;
-  return Object.assign(server, { port });
+  return Object.assign(server, { port, transport });
 }
 
 /**
@@ -227,12 +333,13 @@ export async function startServer<T = unknown>(options: Omit<ServerOptions<T>, "
 export async function startServerWithPeers(
   cleanup: Array<() => unknown>,
   options: Omit<ServerOptions, "port" | "server" | "noServer"> = {},
-): Promise<{ server: WebSocketServer & { port: number }; connect: (options?: ConnectOptions) => Promise<{ client: RawClient; conn: Connection }> }> {
-  const server = await startServer(options);
+  transport: TestTransport = "HTTP/1.1",
+): Promise<{ server: WebSocketServer & TestServer; connect: (options?: ConnectOptions) => Promise<{ client: RawClient; conn: Connection }> }> {
+  const server = await startServer(options, transport);
   cleanup.push(() => server.close({ timeout: 500 }));
   const connect = async (connectOptions: ConnectOptions = {}): Promise<{ client: RawClient; conn: Connection }> => {
     const next = once<[Connection]>(server, "connection");
-    const client = await RawClient.connect(server.port, connectOptions);
+    const client = await RawClient.connectTo(server, connectOptions);
     cleanup.push(() => client.destroy());
     return { client, conn: (await next)[0] };
   };
@@ -240,8 +347,8 @@ export async function startServerWithPeers(
 }
 
 /** An echo server: text as text, binary as binary. */
-export async function startEchoServer(options: Omit<ServerOptions, "port" | "server" | "noServer"> = {}) {
-  const server = await startServer(options);
+export async function startEchoServer(options: Omit<ServerOptions, "port" | "server" | "noServer"> = {}, transport: TestTransport = "HTTP/1.1") {
+  const server = await startServer(options, transport);
   server.on("connection", (conn) => {
     conn.on("message", (data, isBinary) => conn.send(data, { binary: isBinary }));
   });

@@ -43,7 +43,7 @@ describe("receive staging buffer (SECURITY.md row 19)", () => {
 
     /** Every byte each client wrote has been read by the server. */
     const allRead = () =>
-      clients.every((client) => serverSockets.get(client.socket.localPort!)?.bytesRead === client.socket.bytesWritten);
+      clients.every((client) => serverSockets.get(client.tcp.localPort!)?.bytesRead === client.tcp.bytesWritten);
     await until(allRead);
     const idle = arrayBuffers();
 
@@ -65,7 +65,7 @@ describe("receive staging buffer (SECURITY.md row 19)", () => {
     cleanup.push(() => server.close());
     const client = await RawClient.connect(server.port);
     cleanup.push(() => client.destroy());
-    client.socket.setNoDelay(true);
+    client.tcp.setNoDelay(true);
     client.send(frame({ opcode: OP.binary, payload: Buffer.alloc(0), declaredLength: MiB }).subarray(0, 14));
     const started = Date.now();
     let trickling = true;

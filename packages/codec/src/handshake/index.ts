@@ -21,3 +21,22 @@ export {
   type UpgradeResponseLike,
   type UpgradeResponseResult,
 } from "./response.js";
+export {
+  buildConnectErrorHeaders,
+  buildConnectRequestHeaders,
+  buildConnectResponseHeaders,
+  connectResponseStatus,
+  isWebSocketConnect,
+  validateConnectRequest,
+  validateConnectResponse,
+  type ConnectRequestAccepted,
+  type ConnectRequestLike,
+  type ConnectRequestOptions,
+  type ConnectRequestRejected,
+  type ConnectRequestResult,
+  type ConnectResponseExpectations,
+  type ConnectResponseLike,
+  type ConnectResponseOptions,
+  type ConnectResponseResult,
+  type Http2HeaderFields,
+} from "./extended-connect.js";
