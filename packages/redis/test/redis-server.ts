@@ -67,6 +67,11 @@ export class RedisServer {
     });
   }
 
+  /** Stops it (SIGSTOP): connections stay open and commands sent meanwhile go unanswered. */
+  freeze(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
   /** Kills it at once (SIGKILL: no goodbye to its clients) and waits for it to be gone. */
   async kill(): Promise<void> {
     const child = this.child;
