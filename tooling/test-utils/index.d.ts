@@ -32,3 +32,4 @@ export {
   type MatrixCell,
   type MatrixResult,
 } from "./memory-matrix.js";
+export { RedisServer } from "./redis-server.js";

@@ -45,3 +45,4 @@ export function installAlone(packageDirs, script, cjsScript) {
   return { dir, stdout, installed };
 }
 export { MATRIX_BOUND, MATRIX_KINDS, MATRIX_LIMITS, MATRIX_SLACK, cellName, matrixCells, matrixTable, runMatrixCell } from "./memory-matrix.js";
+export { RedisServer } from "./redis-server.js";

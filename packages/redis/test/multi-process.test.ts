@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { RedisServer } from "./redis-server.js";
+import { RedisServer } from "@ws/test-utils";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/node.mjs", import.meta.url));
 const TOPICS = ["a", "b", "c"];

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { createServer, type WebSocketServer, type WebSocketServerError } from "@ws/server";
 import { createRedisBroker, type RedisBroker } from "../src/index.js";
-import { RedisServer } from "./redis-server.js";
+import { RedisServer } from "@ws/test-utils";
 
 let redis: RedisServer;
 let admin: Redis;
