@@ -1,5 +1,6 @@
 // `pnpm bench`: codec micro-benchmarks, end-to-end server benchmarks (ours vs ws vs ws+bufferutil,
-// each server in its own process on CPU 1, the load generator on CPU 0, interleaved rounds) and
+// each server in its own process on CPU 1, the load generator on CPU 0, interleaved rounds), the
+// fan-out and scale-out benchmarks (fanout.ts: ours vs ws vs Bun, and ours through Redis), and
 // the client benchmark (three clients against the C echo server in native/, or our Node server when
 // it does not build). Prints a Markdown table, writes results/latest.{md,json} and the README's
 // Performance section. BENCH_QUICK=1: short smoke run.
@@ -8,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCodec } from "./codec.js";
+import { fanoutBenchmarks } from "./fanout.js";
 import type { LoadResult } from "./loadgen-output.js";
 import {
   buildEchoServer,
@@ -162,7 +164,7 @@ async function serverBenchmarks(binary: string | undefined, idleConnections: num
     const clientCpu: number[] = [];
     for (let round = 0; round < rounds; round++) {
       for (const kind of SERVERS) {
-        const server = await startServer(kind, workload.deflate);
+        const server = await startServer(kind, { deflate: workload.deflate ?? false });
         try {
           const useWsbench = binary !== undefined && workload.wsbench !== undefined && !workload.forceLoadgen;
           const result = useWsbench
@@ -297,6 +299,8 @@ async function main(): Promise<void> {
   notes.push(...codec.notes);
   log("server benchmarks…");
   const server = await serverBenchmarks(binary, idleConnections, notes);
+  log("fan-out benchmarks…");
+  const fanout = await fanoutBenchmarks({ rounds, seconds, warmup, selected, log, notes });
   log("client benchmarks…");
   const client = await clientBenchmarks(notes);
 
@@ -311,7 +315,7 @@ async function main(): Promise<void> {
       quick,
       rounds,
     },
-    rows: [...codec.rows, ...server, ...client],
+    rows: [...codec.rows, ...server, ...fanout, ...client],
     notes: [
       "Codec rows: ours = @ws/codec; ws = ws 8.23's JavaScript path (WS_NO_BUFFER_UTIL); ws + bufferutil = bufferutil's native unmask called directly, and ws's Receiver with bufferutil for parsing. UTF-8 rows compare against buffer.isUtf8, which ws uses on Node 20 from 24 bytes up.",
       "Servers: echo servers with no compression (except the deflate row, threshold 0 on both), maxPayload 64 MiB; ours with its defaults otherwise (heartbeat on), ws with its defaults.",
