@@ -56,16 +56,21 @@ export class RedisServer {
         reject(error);
       };
       const timer = setTimeout(() => fail(new Error(`redis-server did not start in time:\n${output}`)), 10_000);
+      const onExit = (code) => fail(new Error(`redis-server exited with ${code}:\n${output}`));
       child.on("error", (error) => fail(new Error(`cannot run redis-server (apt-get install -y redis-server): ${error.message}`)));
-      child.on("exit", (code) => fail(new Error(`redis-server exited with ${code}:\n${output}`)));
-      child.stdout.on("data", (chunk) => {
+      child.on("exit", onExit);
+      const onData = (chunk) => {
         output += chunk.toString();
         if (output.includes("Ready to accept connections")) {
           clearTimeout(timer);
-          child.removeAllListeners("exit");
+          // Only this listener: kill() waits for "exit" with its own, whatever Redis prints meanwhile.
+          child.off("exit", onExit);
+          child.stdout.off("data", onData);
+          child.stdout.resume();
           resolve();
         }
-      });
+      };
+      child.stdout.on("data", onData);
       child.stderr.on("data", (chunk) => (output += chunk.toString()));
     });
   }

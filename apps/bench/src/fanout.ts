@@ -212,7 +212,7 @@ async function scaleOut(ctx: FanoutContext, binary: string, spec: (bytes: number
     }
     ctx.notes.push(
       "Scale-out rows: ours on two processes with @ws/redis, the publisher on the first, the subscribers split evenly, and a real redis-server, all on CPU 1 (this machine has two cores, the load generator has the other): " +
-        "the second process's deliveries go through Redis. The row measures what sharing a topic costs, not a gain from more cores; the CPU of both servers and Redis is counted in the load generator's log.",
+        "the second process's deliveries go through Redis. The rows measure what sharing a topic costs, not a gain from more cores; the server CPU in the bench log counts both servers and Redis.",
     );
   } finally {
     await redis.stop();

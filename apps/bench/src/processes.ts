@@ -259,16 +259,21 @@ export async function startRedis(): Promise<RunningRedis> {
       child.kill("SIGKILL");
       reject(error);
     };
+    const onExit = (code: number | null): void => fail(new Error(`redis-server exited with ${code}:\n${output}`));
     child.once("error", (error) => fail(new Error(`cannot run redis-server (apt-get install -y redis-server): ${error.message}`)));
-    child.once("exit", (code) => fail(new Error(`redis-server exited with ${code}:\n${output}`)));
-    child.stdout!.on("data", (chunk: Buffer) => {
+    child.once("exit", onExit);
+    const onData = (chunk: Buffer): void => {
       output += chunk.toString();
       if (output.includes("Ready to accept connections")) {
         clearTimeout(timer);
-        child.removeAllListeners("exit");
+        // Only this listener: stop() waits for "exit" with its own.
+        child.off("exit", onExit);
+        child.stdout!.off("data", onData);
+        child.stdout!.resume();
         resolve();
       }
-    });
+    };
+    child.stdout!.on("data", onData);
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   });
   return { url: `redis://127.0.0.1:${port}`, pid: child.pid!, stop: () => stopChild(child) };
