@@ -88,6 +88,10 @@ describe("chat on three processes (--cluster 3 --redis)", () => {
     const html = await page.text();
     expect(html).toContain("<title>ws chat</title>");
     expect(html).toContain('new URL("/chat", location.href)');
+    // Its script at least parses (it runs only in a browser).
+    const script = /<script>([\s\S]*)<\/script>/.exec(html)?.[1] ?? "";
+    expect(script.length).toBeGreaterThan(100);
+    expect(() => new Function(script)).not.toThrow();
     expect((await fetch(new URL("/nothing", url))).status).toBe(404);
   });
 
