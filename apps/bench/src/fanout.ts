@@ -43,12 +43,23 @@ function medians(samples: Samples): Partial<Record<Peer, number>> {
   return out;
 }
 
-function cpuNote(name: string, clientCpu: number[], serverCpu: number[]): string {
-  const busiest = Math.round(Math.max(...clientCpu.filter(Number.isFinite)));
-  const server = serverCpu.filter(Number.isFinite).map((v) => Math.round(v));
+/** Per server kind: the load generator's and the server's CPU over the rounds. */
+type CpuByKind = Map<ServerKind, { client: number[]; server: number[] }>;
+
+function span(values: number[]): string {
+  const finite = values.filter(Number.isFinite).map((v) => Math.round(v));
+  if (finite.length === 0) return "–";
+  const low = Math.min(...finite);
+  const high = Math.max(...finite);
+  return low === high ? `${low} %` : `${low}–${high} %`;
+}
+
+function cpuNote(name: string, cpu: CpuByKind): string {
+  const parts = [...cpu].map(([kind, c]) => `${kind === "bun" ? "Bun" : kind} ${span(c.client)} (server ${span(c.server)})`);
+  const saturated = [...cpu].filter(([, c]) => Math.max(...c.client.filter(Number.isFinite)) >= 90).map(([kind]) => kind);
   return (
-    `${name}: the C load generator used at most ${busiest} % of its core (so it was not the limit${busiest >= 90 ? " — except here: it reached 90 %, figures are lower bounds" : ""}); ` +
-    `the servers used ${Math.min(...server)}–${Math.max(...server)} % of theirs.`
+    `${name}: CPU of the C load generator's core, per server: ${parts.join(", ")}.` +
+    (saturated.length > 0 ? ` Against ${saturated.join(", ")} it reached 90 % or more, so it may have been the limit there: those figures are lower bounds.` : " It was never the limit.")
   );
 }
 
@@ -77,8 +88,7 @@ export async function fanoutBenchmarks(ctx: FanoutContext): Promise<Row[]> {
     if (!ctx.selected(name)) continue;
     const samples: Samples = {};
     const perCpu: Samples = {};
-    const clientCpu: number[] = [];
-    const serverCpu: number[] = [];
+    const cpu: CpuByKind = new Map();
     for (let round = 0; round < ctx.rounds; round++) {
       for (const kind of kinds) {
         const server = await startServer(kind);
@@ -89,8 +99,10 @@ export async function fanoutBenchmarks(ctx: FanoutContext): Promise<Row[]> {
             ctx.notes.push(`${name} · ${kind}, round ${round + 1}: the load generator reported errors; that sample was dropped.`);
             continue;
           }
-          clientCpu.push(result.clientCpuPct ?? Number.NaN);
-          serverCpu.push(result.serverCpuPct ?? Number.NaN);
+          let usage = cpu.get(kind);
+          if (usage === undefined) cpu.set(kind, (usage = { client: [], server: [] }));
+          usage.client.push(result.clientCpuPct ?? Number.NaN);
+          usage.server.push(result.serverCpuPct ?? Number.NaN);
           const key = kind === "ours" ? "ours" : (kind as Peer);
           push(samples, key, result.msgsPerSec);
           push(perCpu, key, (result.msgsPerSec ?? Number.NaN) / ((result.serverCpuPct ?? Number.NaN) / 100));
@@ -102,7 +114,7 @@ export async function fanoutBenchmarks(ctx: FanoutContext): Promise<Row[]> {
         }
       }
     }
-    if (clientCpu.length > 0) ctx.notes.push(cpuNote(name, clientCpu, serverCpu));
+    if (cpu.size > 0) ctx.notes.push(cpuNote(name, cpu));
     const comparisons: Comparison[] = [{ peer: "ws", target: higher(3) }];
     if (kinds.includes("bun")) comparisons.push({ peer: "bun", target: higher(0.5) });
     rows.push({ section: FANOUT_SECTION, name, unit: "msg/s", ours: median(samples.ours ?? []), peers: medians(samples), samples, comparisons });
@@ -132,6 +144,10 @@ export async function fanoutBenchmarks(ctx: FanoutContext): Promise<Row[]> {
 
 const FANOUT_SECTION = `Fan-out (${SUBSCRIBERS.toLocaleString("en-US")} subscribers on one topic)`;
 const SCALE_SECTION = `Scale-out through Redis (ours, ${SUBSCRIBERS.toLocaleString("en-US")} subscribers on one topic)`;
+
+function signed(value: number): string {
+  return Number.isFinite(value) ? `${value >= 0 ? "+" : "−"}${Math.abs(Math.round(value)).toLocaleString("en-US")}` : "–";
+}
 
 function fanoutName(label: string): string {
   return `fan-out ${label}`;
@@ -204,7 +220,8 @@ async function scaleOut(ctx: FanoutContext, binary: string, spec: (bytes: number
         rows.push(p50, p99);
         ctx.notes.push(
           `Scale-out latency: one message at a time, each timed from the publisher's send to each of the ${SUBSCRIBERS.toLocaleString("en-US")} deliveries; ` +
-            `two processes through Redis add ${Math.round(p50.ours - p50.peers["one-process"]!)} µs at p50 and ${Math.round(p99.ours - p99.peers["one-process"]!)} µs at p99 against one process.`,
+            `two processes through Redis against one: ${signed(p50.ours - p50.peers["one-process"]!)} µs at p50, ${signed(p99.ours - p99.peers["one-process"]!)} µs at p99 ` +
+            "(a negative figure means the machine's other load varied more than Redis adds).",
         );
       } else {
         rows.push(row(run.name, "msg/s", (r) => r.msgsPerSec, false));
