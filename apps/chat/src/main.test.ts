@@ -130,6 +130,17 @@ describe("chat on three processes (--cluster 3 --redis)", () => {
     await until(() => workers.every((pid) => !alive(pid)), 5000, "workers gone");
   });
 
+  it("reads its flags after a leading -- (as `pnpm chat -- --port 0` passes them)", async () => {
+    const child = spawn(process.execPath, [main, "--", "--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "inherit"] });
+    started.push(child);
+    const [line] = (await Promise.race([
+      once(createInterface({ input: child.stdout! }), "line"),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("chat did not start")), 15_000)),
+    ])) as [string];
+    // Port 0 was read: the OS chose one, not the default 8080.
+    expect(new URL(line).port).not.toBe("8080");
+  });
+
   it("refuses --cluster without --redis (rooms would not be shared)", async () => {
     const child = spawn(process.execPath, [main, "--cluster", "2"], { stdio: ["ignore", "ignore", "pipe"] });
     started.push(child);

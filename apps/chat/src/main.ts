@@ -12,7 +12,11 @@ function usage(message: string): never {
 
 let values: { port?: string; host?: string; redis?: string; cluster?: string; help?: boolean };
 try {
+  // `pnpm chat -- --cluster 4` passes the "--" through; after it parseArgs would read no flags.
+  const args = process.argv.slice(2);
+  if (args[0] === "--") args.shift();
   ({ values } = parseArgs({
+    args,
     options: {
       port: { type: "string", short: "p" },
       host: { type: "string", short: "h" },
@@ -20,8 +24,6 @@ try {
       cluster: { type: "string" },
       help: { type: "boolean" },
     },
-    // `pnpm start -- --port 1` passes the "--" through.
-    allowPositionals: true,
   }));
 } catch (error) {
   usage((error as Error).message);
