@@ -33,3 +33,4 @@ export {
   type MatrixResult,
 } from "./memory-matrix.js";
 export { selfSignedCertificate } from "./certificate.js";
+export { RedisServer } from "./redis-server.js";

@@ -46,3 +46,4 @@ export function installAlone(packageDirs, script, cjsScript) {
 }
 export { MATRIX_BOUND, MATRIX_KINDS, MATRIX_LIMITS, MATRIX_SLACK, cellName, matrixCells, matrixTable, runMatrixCell } from "./memory-matrix.js";
 export { selfSignedCertificate } from "./certificate.js";
+export { RedisServer } from "./redis-server.js";

@@ -63,7 +63,7 @@ export async function diagnosticsBenchmarks(options: DiagnosticsBenchOptions): P
     const samples: Record<string, number[]> = { none: [], all: [] };
     for (let round = 0; round < rounds; round++) {
       for (const variant of VARIANTS) {
-        const server = await startServer("ours", false, [...variant.args]);
+        const server = await startServer("ours", { extraArgs: [...variant.args] });
         try {
           const result =
             binary !== undefined

@@ -1,7 +1,9 @@
 // `pnpm bench`: codec micro-benchmarks, end-to-end server benchmarks (ours vs ws vs ws+bufferutil,
 // each server in its own process on CPU 1, the load generator on CPU 0, interleaved rounds), what
-// diagnostics_channel subscribers cost our server (diagnostics.ts), and the client benchmark
-// (three clients against the C echo server in native/, or our Node server when it does not build). Prints a Markdown table, writes results/latest.{md,json} and the README's
+// diagnostics_channel subscribers cost our server (diagnostics.ts), the fan-out and scale-out
+// benchmarks (fanout.ts: ours vs ws vs Bun, and ours through Redis), the HTTP/2 rows
+// (http2-bench.ts), and the client benchmark (three clients against the C echo server in native/,
+// or our Node server when it does not build). Prints a Markdown table, writes results/latest.{md,json} and the README's
 // Performance section. BENCH_QUICK=1: short smoke run.
 import { cpus } from "node:os";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { runCodec } from "./codec.js";
 import { diagnosticsBenchmarks } from "./diagnostics.js";
 import { http2Benchmarks } from "./http2-bench.js";
+import { fanoutBenchmarks } from "./fanout.js";
 import type { LoadResult } from "./loadgen-output.js";
 import {
   buildEchoServer,
@@ -164,7 +167,7 @@ async function serverBenchmarks(binary: string | undefined, idleConnections: num
     const clientCpu: number[] = [];
     for (let round = 0; round < rounds; round++) {
       for (const kind of SERVERS) {
-        const server = await startServer(kind, workload.deflate);
+        const server = await startServer(kind, { deflate: workload.deflate ?? false });
         try {
           const useWsbench = binary !== undefined && workload.wsbench !== undefined && !workload.forceLoadgen;
           const result = useWsbench
@@ -301,6 +304,8 @@ async function main(): Promise<void> {
   const server = await serverBenchmarks(binary, idleConnections, notes);
   log("diagnostics_channel benchmarks…");
   const diagnostics = await diagnosticsBenchmarks({ binary, rounds, seconds, warmup, selected, log, notes });
+  log("fan-out benchmarks…");
+  const fanout = await fanoutBenchmarks({ rounds, seconds, warmup, selected, log, notes });
   log("client benchmarks…");
   const client = await clientBenchmarks(notes);
   log("HTTP/2 benchmarks…");
@@ -317,7 +322,7 @@ async function main(): Promise<void> {
       quick,
       rounds,
     },
-    rows: [...codec.rows, ...server, ...diagnostics, ...client, ...http2],
+    rows: [...codec.rows, ...server, ...diagnostics, ...fanout, ...client, ...http2],
     notes: [
       "Codec rows: ours = @ws/codec; ws = ws 8.23's JavaScript path (WS_NO_BUFFER_UTIL); ws + bufferutil = bufferutil's native unmask called directly, and ws's Receiver with bufferutil for parsing. UTF-8 rows compare against buffer.isUtf8, which ws uses on Node 20 from 24 bytes up.",
       "Servers: echo servers with no compression (except the deflate row, threshold 0 on both), maxPayload 64 MiB; ours with its defaults otherwise (heartbeat on), ws with its defaults.",

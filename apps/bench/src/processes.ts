@@ -1,6 +1,8 @@
 // Child processes: echo servers pinned to CPU 1, load generators pinned to CPU 0.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { createServer as createTcpServer } from "node:net";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseLoadOutput, type LoadResult } from "./loadgen-output.js";
@@ -13,7 +15,7 @@ export function pinned(cpu: number, argv: string[]): [string, string[]] {
   return hasTaskset ? ["taskset", ["-c", String(cpu), ...argv]] : [argv[0]!, argv.slice(1)];
 }
 
-export type ServerKind = "ours" | "ws" | "ws+bufferutil";
+export type ServerKind = "ours" | "ws" | "ws+bufferutil" | "bun";
 
 export interface RunningServer {
   /** "c": the C echo server of the client benchmark; "ours-tls": the server of the HTTP/2 rows. */
@@ -24,17 +26,71 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** `extraArgs` go to the server script (e.g. ours.ts's `--diagnostics`). */
-export async function startServer(kind: ServerKind, deflate = false, extraArgs: string[] = []): Promise<RunningServer> {
-  const script = join(here, "servers", `${kind === "ours" ? "ours" : "ws"}.mjs`);
+export interface ServerOptions {
+  /** permessage-deflate on (threshold 0 where the server has one). */
+  deflate?: boolean;
+  /** ours only: share topics through the Redis at this URL (the scale-out benchmark). */
+  redis?: string;
+  /** More arguments for the server script (e.g. ours.ts's `--diagnostics`). */
+  extraArgs?: string[];
+}
+
+/**
+ * Starts one benchmark server in its own process, pinned to CPU 1. Every kind serves the same paths:
+ * echo everywhere but /sub (subscribed to the topic "fanout") and /pub (each message is published
+ * to it). "bun" runs src/servers/bun.js with the binary of the npm package `bun`.
+ */
+export async function startServer(kind: ServerKind, options: ServerOptions = {}): Promise<RunningServer> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (kind === "ws") env.WS_NO_BUFFER_UTIL = "1";
   else delete env.WS_NO_BUFFER_UTIL;
-  const [cmd, args] = pinned(1, [process.execPath, script, ...(deflate ? ["--deflate"] : []), ...extraArgs]);
+  const flags = [
+    ...(options.deflate ? ["--deflate"] : []),
+    ...(options.redis !== undefined ? ["--redis", options.redis] : []),
+    ...(options.extraArgs ?? []),
+  ];
+  if (options.redis !== undefined && kind !== "ours") throw new Error(`${kind} has no Redis broker`);
+  let argv: string[];
+  if (kind === "bun") {
+    const bun = bunBinary();
+    if ("unavailable" in bun) throw new Error(`Bun is unavailable: ${bun.unavailable}`);
+    argv = [bun.binary, bunServerScript, ...flags];
+  } else {
+    argv = [process.execPath, join(here, "servers", `${kind === "ours" ? "ours" : "ws"}.mjs`), ...flags];
+  }
+  const [cmd, args] = pinned(1, argv);
   const server = await spawnServer(kind, cmd, args, env);
   if (kind === "ws" && server.info.bufferutil) throw new Error("ws pure-JS server loaded bufferutil");
   if (kind === "ws+bufferutil" && !server.info.bufferutil) throw new Error("ws server did not load bufferutil");
   return server;
+}
+
+/** Bun runs this file as it is (no build step): it is JavaScript for Bun, not for Node. */
+const bunServerScript = join(here, "..", "src", "servers", "bun.js");
+
+export type BunBinary = { binary: string; version: string } | { unavailable: string };
+
+let bunFound: BunBinary | undefined;
+
+/**
+ * The bun binary of the npm package `bun` (a devDependency: its install script, allowed in
+ * pnpm-workspace.yaml, links the binary of the platform's @oven/bun-* package into bin/), checked by
+ * running `bun --version`.
+ */
+export function bunBinary(): BunBinary {
+  if (bunFound !== undefined) return bunFound;
+  let binary: string;
+  try {
+    binary = join(dirname(createRequire(import.meta.url).resolve("bun/package.json")), "bin", "bun.exe");
+  } catch {
+    return (bunFound = { unavailable: "the npm package bun is not installed" });
+  }
+  if (!existsSync(binary)) return (bunFound = { unavailable: `${binary} is missing (its install script did not run)` });
+  const probe = spawnSync(binary, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  if (probe.status !== 0) {
+    return (bunFound = { unavailable: `${binary} --version failed: ${(probe.error?.message ?? probe.stderr).trim().slice(-200)}` });
+  }
+  return (bunFound = { binary, version: probe.stdout.trim() });
 }
 
 /** Spawns a server and waits for the JSON line it prints once listening ({"ready":true,"port":N,"pid":P,…}). */
@@ -67,28 +123,31 @@ export async function spawnServer(kind: RunningServer["kind"], cmd: string, args
   return { kind, port: Number(info.port), pid: Number(info.pid), info, stop: () => stopChild(child) };
 }
 
-// The C echo server for the client benchmark (native/echo-server.c): a Node server saturates its core
-// before one client connection does, which would cap the client figures.
+// The C programs in native/: the echo server of the client benchmark (a Node server saturates its
+// core before one client connection does, which would cap the client figures) and the fan-out
+// benchmark's subscriber load generator (a Node one would saturate before the servers do).
 const nativeDir = join(here, "..", "native");
 export const echoServerSource = join(nativeDir, "echo-server.c");
 
-export type EchoServerBuild = { binary: string; warnings: string } | { unavailable: string };
+export type NativeBuild = { binary: string; warnings: string } | { unavailable: string };
+export type EchoServerBuild = NativeBuild;
 
 /**
- * Compiles the C echo server into `outDir` (native/build/ by default) when the binary is missing or
+ * Compiles native/NAME.c into `outDir` (native/build/ by default) when the binary is missing or
  * older than the source; an up-to-date binary is used as is, even without a compiler. `warnings` is
  * the compiler's stderr ("" when it did not run or had nothing to say).
  */
-export function buildEchoServer(options: { cc?: string; outDir?: string } = {}): EchoServerBuild {
+export function buildNative(name: string, options: { cc?: string; outDir?: string } = {}): NativeBuild {
+  const source = join(nativeDir, `${name}.c`);
   const cc = options.cc ?? "cc";
   const outDir = options.outDir ?? join(nativeDir, "build");
-  const binary = join(outDir, "echo-server");
-  if (!existsSync(echoServerSource)) return { unavailable: `${echoServerSource} is missing` };
-  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(echoServerSource).mtimeMs) return { binary, warnings: "" };
+  const binary = join(outDir, name);
+  if (!existsSync(source)) return { unavailable: `${source} is missing` };
+  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return { binary, warnings: "" };
   mkdirSync(outDir, { recursive: true });
   // Compile to a temporary name and rename, so a concurrent run never starts a half-written binary.
   const temp = `${binary}.${process.pid}.tmp`;
-  const result = spawnSync(cc, ["-O2", "-Wall", "-Wextra", "-o", temp, echoServerSource], { encoding: "utf8" });
+  const result = spawnSync(cc, ["-O2", "-Wall", "-Wextra", "-o", temp, source], { encoding: "utf8" });
   if (result.error) return { unavailable: `${cc} could not run (${result.error.message})` };
   if (result.status !== 0) {
     rmSync(temp, { force: true });
@@ -96,6 +155,10 @@ export function buildEchoServer(options: { cc?: string; outDir?: string } = {}):
   }
   renameSync(temp, binary);
   return { binary, warnings: result.stderr.trim() };
+}
+
+export function buildEchoServer(options: { cc?: string; outDir?: string } = {}): EchoServerBuild {
+  return buildNative("echo-server", options);
 }
 
 /** Starts a C echo server binary (from `buildEchoServer`) on an OS-chosen port, pinned to CPU 1. */
@@ -145,6 +208,81 @@ export async function runWsbench(binary: string, args: string[], port: number, s
   if (!result) throw new Error(`wsbench ${args.join(" ")} gave no JSON (exit ${code}): ${stderr.trim().slice(-300)}`);
   if (code !== 0 || result.errors > 0) result.errors = Math.max(1, result.errors);
   return result;
+}
+
+export interface FanoutSpec {
+  /** Subscriber connections, spread evenly over `ports` (the publisher connects to the first). */
+  subscribers: number;
+  size: number;
+  /** Messages in flight at most; 1 measures latency without queueing. */
+  window: number;
+  seconds: number;
+  warmup: number;
+  /** Processes whose CPU time is reported as server_cpu_pct (summed). */
+  pids: number[];
+}
+
+/** One run of native/fanout-loadgen.c (pinned to CPU 0) against one or two servers. */
+export async function runFanout(binary: string, spec: FanoutSpec, ports: number[]): Promise<LoadResult> {
+  const args = ["--port", String(ports[0]), ...(ports[1] !== undefined ? ["--port2", String(ports[1])] : [])];
+  args.push("-c", String(spec.subscribers), "-s", String(spec.size), "-W", String(spec.window));
+  args.push("-d", String(spec.seconds), "-w", String(spec.warmup), "--pids", spec.pids.join(","));
+  const [cmd, argv] = pinned(0, [binary, ...args]);
+  const { stdout, stderr, code } = await runCommand(cmd, argv, (spec.seconds + spec.warmup + 60) * 1000);
+  const result = parseLoadOutput(stdout);
+  if (!result) throw new Error(`fanout-loadgen gave no JSON (exit ${code}): ${stderr.trim().slice(-300)}`);
+  if (code !== 0) result.errors = Math.max(1, result.errors);
+  return result;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createTcpServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
+}
+
+export interface RunningRedis {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts Debian's redis-server on 127.0.0.1 and a free port, no persistence, pinned to CPU 1 with the servers. */
+export async function startRedis(): Promise<RunningRedis> {
+  const port = await freePort();
+  const [cmd, args] = pinned(1, ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => fail(new Error(`redis-server did not start:\n${output}`)), 10_000);
+    const fail = (error: Error): void => {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(error);
+    };
+    const onExit = (code: number | null): void => fail(new Error(`redis-server exited with ${code}:\n${output}`));
+    child.once("error", (error) => fail(new Error(`cannot run redis-server (apt-get install -y redis-server): ${error.message}`)));
+    child.once("exit", onExit);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        // Only this listener: stop() waits for "exit" with its own.
+        child.off("exit", onExit);
+        child.stdout!.off("data", onData);
+        child.stdout!.resume();
+        resolve();
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  });
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 export interface LoadgenSpec {

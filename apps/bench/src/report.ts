@@ -2,10 +2,17 @@
 // section. Pure functions: unit-tested.
 import { change, describeTarget, formatChange, formatNumber, formatRatio, ratio, verdict, type Target, type Verdict } from "./stats.js";
 
-export const PEERS = ["ws", "ws+bufferutil", "node"] as const;
+export const PEERS = ["ws", "ws+bufferutil", "node", "bun", "one-process"] as const;
 export type Peer = (typeof PEERS)[number];
 
-const PEER_LABEL: Record<Peer, string> = { ws: "ws", "ws+bufferutil": "ws + bufferutil", node: "Node WebSocket" };
+const PEER_LABEL: Record<Peer, string> = {
+  ws: "ws",
+  "ws+bufferutil": "ws + bufferutil",
+  node: "Node WebSocket",
+  bun: "Bun",
+  // The scale-out rows: ours on one process, against ours on two sharing a topic through Redis.
+  "one-process": "ours, one process",
+};
 
 export interface Comparison {
   peer: Peer;
@@ -95,16 +102,18 @@ export function renderMarkdown(results: Results, previous?: Results): string {
   const previousByKey = new Map((previous?.rows ?? []).map((row) => [rowKey(row), row]));
   const sections = [...new Set(results.rows.map((row) => row.section))];
   for (const section of sections) {
+    const rows = results.rows.filter((r) => r.section === section);
+    const columns = sectionPeers(rows);
     lines.push("", `**${section}**`, "");
-    lines.push("| workload | unit | ours | ws | ws + bufferutil | Node WebSocket | ours ÷ peer (target) | vs last run |");
-    lines.push("|---|---|---:|---:|---:|---:|---|---:|");
-    for (const row of results.rows.filter((r) => r.section === section)) {
+    lines.push(`| workload | unit | ours | ${columns.map((peer) => PEER_LABEL[peer]).join(" | ")} | ours ÷ peer (target) | vs last run |`);
+    lines.push(`|---|---|---:|${columns.map(() => "---:|").join("")}---|---:|`);
+    for (const row of rows) {
       const before = previousByKey.get(rowKey(row));
       const cells = [
         escapeCell(row.note ? `${row.name} (${row.note})` : row.name),
         row.unit + (row.lowerIsBetter ? " (lower is better)" : ""),
         formatNumber(row.ours),
-        ...PEERS.map((peer) => formatNumber(row.peers[peer] ?? Number.NaN)),
+        ...columns.map((peer) => formatNumber(row.peers[peer] ?? Number.NaN)),
         comparisonCell(row),
         before ? formatChange(change(before.ours, row.ours)) : "",
       ];
@@ -117,6 +126,16 @@ export function renderMarkdown(results: Results, previous?: Results): string {
   lines.push("", `Targets met: ${met} of ${all.length}.` + (missed.length ? ` Missed: ${missed.map((c) => `${c.key} vs ${PEER_LABEL[c.peer]} (${formatRatio(c.value)}, ${describeTarget(c.target)})`).join("; ")}.` : ""));
   if (results.notes.length > 0) lines.push("", ...results.notes.map((note) => `- ${note}`));
   return `${lines.join("\n")}\n`;
+}
+
+/** The peers a section's table has a column for: those its rows measured or compare with, in PEERS order. */
+export function sectionPeers(rows: readonly Row[]): Peer[] {
+  const used = new Set<Peer>();
+  for (const row of rows) {
+    for (const peer of Object.keys(row.peers) as Peer[]) used.add(peer);
+    for (const c of row.comparisons) used.add(c.peer);
+  }
+  return PEERS.filter((peer) => used.has(peer));
 }
 
 /** Lines describing how our figures moved since `previous`, for the console. */

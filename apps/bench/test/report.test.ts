@@ -36,9 +36,11 @@ describe("renderMarkdown", () => {
     expect(md).toContain("Machine: Test CPU, 2 cores, Node v20.0.0, 2026-01-01 00:00 UTC. Load generator: wsbench.");
     expect(md).toContain("Median of 3 interleaved rounds.");
     expect(md).toContain("**Server**");
-    expect(md).toContain("| 32 B echo | msg/s | 250,000 | 100,000 | 125,000 | – | 2.50× ws (≥ 2.00×) ✅<br>2.00× ws + bufferutil (≥ 2.00×) ✅ |  |");
+    // a column for each peer the section's rows measured or compare with, none for the others
+    expect(md).toContain("| workload | unit | ours | ws | ws + bufferutil | ours ÷ peer (target) | vs last run |\n|---|---|---:|---:|---:|---|---:|\n");
+    expect(md).toContain("| 32 B echo | msg/s | 250,000 | 100,000 | 125,000 | 2.50× ws (≥ 2.00×) ✅<br>2.00× ws + bufferutil (≥ 2.00×) ✅ |  |");
     // pipes in names are escaped, missing peers print as a dash and targetless comparisons have no mark
-    expect(md).toContain("| idle \\| memory | bytes/conn (lower is better) | 4,000 | 8,000 | – | – | 0.50× ws (≤ 0.60×) ✅<br>– ws + bufferutil |  |");
+    expect(md).toContain("| idle \\| memory | bytes/conn (lower is better) | 4,000 | 8,000 | – | 0.50× ws (≤ 0.60×) ✅<br>– ws + bufferutil |  |");
     expect(md).toContain("Targets met: 3 of 3.");
     expect(md).toMatch(/\n- a note\n$/);
   });
@@ -46,6 +48,18 @@ describe("renderMarkdown", () => {
     const md = renderMarkdown(results(150_000), results(300_000));
     expect(md).toContain("Targets met: 1 of 3. Missed: Server / 32 B echo vs ws (1.50×, ≥ 2.00×); Server / 32 B echo vs ws + bufferutil (1.20×, ≥ 2.00×).");
     expect(md).toContain("| -50.0 % |");
+  });
+  it("gives the fan-out and scale-out sections their own peer columns", () => {
+    const r = results();
+    r.rows.push(
+      { section: "Fan-out", name: "fan-out 32 B", unit: "msg/s", ours: 3e6, peers: { ws: 1e6, bun: 4e6 }, comparisons: [{ peer: "ws", target: { direction: "higher", bound: 3 } }, { peer: "bun", target: { direction: "higher", bound: 0.5 } }] },
+      { section: "Scale-out", name: "p50", unit: "µs", lowerIsBetter: true, ours: 150, peers: { "one-process": 100 }, comparisons: [{ peer: "one-process" }] },
+    );
+    const md = renderMarkdown(r);
+    expect(md).toContain("**Fan-out**\n\n| workload | unit | ours | ws | Bun | ours ÷ peer (target) | vs last run |");
+    expect(md).toContain("| fan-out 32 B | msg/s | 3,000,000 | 1,000,000 | 4,000,000 | 3.00× ws (≥ 3.00×) ✅<br>0.75× Bun (≥ 0.50×) ✅ |  |");
+    expect(md).toContain("**Scale-out**\n\n| workload | unit | ours | ours, one process | ours ÷ peer (target) | vs last run |");
+    expect(md).toContain("| p50 | µs (lower is better) | 150 | 100 | 1.50× ours, one process |  |");
   });
   it("says when a run is quick", () => {
     const r = results();

@@ -24,8 +24,15 @@ export interface RedisBrokerOptions {
  * topics. See the README for what is guaranteed while Redis is away.
  */
 export class RedisBroker implements Broker {
-  /** Messages not sent to Redis because the publishing connection was down (at-most-once). */
+  /**
+   * Messages not sent to Redis because the publishing connection was down, and messages in flight
+   * when it went down (which may or may not have reached Redis): at-most-once.
+   */
   dropped = 0;
+  /** Publishes written to the current publishing connection and not answered yet. */
+  private inFlight = 0;
+  /** Bumped when the publishing connection goes down: answers for older publishes no longer count. */
+  private connectionGeneration = 0;
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
   private readonly ownsPublisher: boolean;
@@ -43,23 +50,38 @@ export class RedisBroker implements Broker {
       this.ownsPublisher = false;
     } else if (options.url !== undefined) {
       // No offline queue: a publish while Redis is away is dropped now, not sent late and out of
-      // step with what other servers saw.
-      this.publisher = new Redis(options.url, { ...options.redisOptions, retryStrategy, enableOfflineQueue: false, lazyConnect: true });
+      // step with what other servers saw. Nor are unanswered publishes re-sent after a reconnect:
+      // Redis may have run them before it went away, and a re-send would deliver them twice.
+      this.publisher = new Redis(options.url, {
+        ...options.redisOptions,
+        retryStrategy,
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        lazyConnect: true,
+      });
       this.ownsPublisher = true;
     } else {
       throw new TypeError("createRedisBroker needs `url` or `client`");
     }
-    // The subscriber queues SUBSCRIBE/UNSUBSCRIBE while away and ioredis re-subscribes what it had
-    // on reconnect, so the channel set catches up by itself.
+    // The subscriber queues SUBSCRIBE/UNSUBSCRIBE while away; on reconnect ioredis re-subscribes
+    // what Redis had confirmed, then re-sends what was unanswered, then the queue, so the channel
+    // set catches up by itself (a SUBSCRIBE in flight when Redis went away is not lost).
     this.subscriber = this.publisher.duplicate({
       ...(options.client === undefined ? options.redisOptions : {}),
       retryStrategy,
       autoResubscribe: true,
+      autoResendUnfulfilledCommands: true,
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
       lazyConnect: true,
     });
     this.subscriber.on("messageBuffer", this.onMessage);
+    this.publisher.on("close", () => {
+      // What was in flight is lost or was delivered; either way it is never sent again.
+      this.dropped += this.inFlight;
+      this.inFlight = 0;
+      this.connectionGeneration++;
+    });
     for (const [name, connection] of [["publishing", this.publisher], ["subscribing", this.subscriber]] as const) {
       // An ioredis 'error' with no listener would crash the process; report it instead.
       connection.on("error", (error: Error) => this.report(new Error(`Redis ${name} connection: ${error.message}`, { cause: error })));
@@ -81,10 +103,20 @@ export class RedisBroker implements Broker {
       return Promise.resolve();
     }
     const bytes = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-    return this.publisher.publish(this.prefix + channel, bytes).then(noop, (error: Error) => {
-      this.dropped++;
-      throw error;
-    });
+    const generation = this.connectionGeneration;
+    this.inFlight++;
+    return this.publisher.publish(this.prefix + channel, bytes).then(
+      () => {
+        if (generation === this.connectionGeneration) this.inFlight--;
+      },
+      (error: Error) => {
+        if (generation === this.connectionGeneration) {
+          this.inFlight--;
+          this.dropped++;
+        }
+        throw error;
+      },
+    );
   }
 
   async subscribe(channel: string, onMessage: (message: Uint8Array) => void): Promise<void> {

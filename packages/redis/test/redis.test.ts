@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { createServer, type WebSocketServer, type WebSocketServerError } from "@ws/server";
 import { createRedisBroker, type RedisBroker } from "../src/index.js";
-import { RedisServer } from "./redis-server.js";
+import { RedisServer } from "@ws/test-utils";
 
 let redis: RedisServer;
 let admin: Redis;
@@ -126,6 +126,49 @@ describe("@ws/redis", () => {
     // At most once: none of the outage messages arrive late.
     expect(texts.filter((t) => t.startsWith("during"))).toEqual([]);
     expect(local.messages.slice(1, 21).map((m) => m.data.toString())).toEqual(Array.from({ length: 20 }, (_, i) => `during ${i}`));
+  });
+
+  it("never re-sends a publish that was in flight when Redis died (it may have run: at most once)", async () => {
+    const one = await node();
+    const two = await node();
+    const remote = await subscriber(two.server, "inflight");
+    await until(async () => (await admin.pubsub("NUMSUB", "ws:inflight"))[1] === 1);
+    // Frozen, Redis reads nothing: the publish is written to its socket and stays unanswered.
+    redis.freeze();
+    one.server.publish("inflight", "in flight");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await redis.kill();
+    await redis.restart();
+    await until(async () => (await admin.pubsub("NUMSUB", "ws:inflight"))[1] === 1, 15_000);
+    // Counted as dropped (whether it reached Redis before the end is unknown) and never re-sent.
+    await until(() => one.broker.dropped === 1);
+    let probes = 0;
+    await until(() => {
+      one.server.publish("inflight", `probe ${probes++}`);
+      return remote.messages.length > 0;
+    }, 15_000, 50);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(remote.messages[0]!.data.toString()).toMatch(/^probe /);
+    expect(remote.messages.map((m) => m.data.toString())).not.toContain("in flight");
+  });
+
+  it("re-sends a SUBSCRIBE that was in flight when Redis died", async () => {
+    const one = await node();
+    const two = await node();
+    await until(() => one.broker.dropped === 0 && two.broker.dropped === 0);
+    redis.freeze();
+    // The topic's first subscriber on `two`: its SUBSCRIBE reaches the frozen Redis and gets no answer.
+    const remote = await subscriber(two.server, "fresh");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await redis.kill();
+    await redis.restart();
+    await until(async () => (await admin.pubsub("NUMSUB", "ws:fresh"))[1] === 1, 15_000);
+    let probes = 0;
+    await until(() => {
+      one.server.publish("fresh", `probe ${probes++}`);
+      return remote.messages.length > 0;
+    }, 15_000, 50);
+    expect(remote.messages[0]!.data.toString()).toMatch(/^probe /);
   });
 
   it("reuses a given client for publishing and leaves it open on close", async () => {

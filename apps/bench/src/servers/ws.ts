@@ -1,8 +1,10 @@
-// Echo server on ws for the benchmark, run in its own process. ws uses bufferutil when it can load
-// it; the parent sets WS_NO_BUFFER_UTIL=1 for the pure-JavaScript variant. The ready line says which
-// one is really in effect. `--deflate` turns permessage-deflate on (threshold 0: every message).
+// ws for the benchmark, run in its own process. ws uses bufferutil when it can load it; the parent
+// sets WS_NO_BUFFER_UTIL=1 for the pure-JavaScript variant. The ready line says which one is really
+// in effect. Echo on every path but two, which are the fan-out benchmark's: connections to /sub are
+// the subscribers, and each message from a connection to /pub is sent to all of them with a loop,
+// as ws users write it (ws has no topics). `--deflate` turns permessage-deflate on (threshold 0).
 import { createRequire } from "node:module";
-import { WebSocketServer } from "ws";
+import { WebSocketServer, type WebSocket } from "ws";
 
 const require = createRequire(import.meta.url);
 const MiB = 1024 * 1024;
@@ -16,10 +18,21 @@ const server = new WebSocketServer({
   maxPayload: 64 * MiB,
 });
 
-server.on("connection", (socket) => {
-  socket.on("message", (data, isBinary) => {
-    socket.send(data, { binary: isBinary });
-  });
+const subscribers = new Set<WebSocket>();
+
+server.on("connection", (socket, req) => {
+  if (req.url === "/sub") {
+    subscribers.add(socket);
+    socket.on("close", () => subscribers.delete(socket));
+  } else if (req.url === "/pub") {
+    socket.on("message", (data, isBinary) => {
+      for (const subscriber of subscribers) subscriber.send(data, { binary: isBinary });
+    });
+  } else {
+    socket.on("message", (data, isBinary) => {
+      socket.send(data, { binary: isBinary });
+    });
+  }
 });
 
 server.on("listening", () => {

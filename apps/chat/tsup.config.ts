@@ -1,0 +1,4 @@
+import { programConfig } from "@ws/tsup-config";
+import { defineConfig } from "tsup";
+
+export default defineConfig(programConfig(["src/main.ts"], { treeshake: false }));

@@ -1,0 +1,3 @@
+import { vitestConfig } from "@ws/vitest-config";
+
+export default vitestConfig();
