@@ -1,6 +1,7 @@
 // Child processes: echo servers pinned to CPU 1, load generators pinned to CPU 0.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseLoadOutput, type LoadResult } from "./loadgen-output.js";
@@ -13,7 +14,44 @@ function pinned(cpu: number, argv: string[]): [string, string[]] {
   return hasTaskset ? ["taskset", ["-c", String(cpu), ...argv]] : [argv[0]!, argv.slice(1)];
 }
 
-export type ServerKind = "ours" | "ws" | "ws+bufferutil";
+/** "node:http bare" and "net bare": the floors that answer the 101 and hold the socket (servers/bare-*.ts). */
+export type ServerKind = "ours" | "ws" | "ws+bufferutil" | "bun" | "node:http bare" | "net bare";
+
+const SCRIPTS: Record<Exclude<ServerKind, "bun">, string> = {
+  ours: "ours.mjs",
+  ws: "ws.mjs",
+  "ws+bufferutil": "ws.mjs",
+  "node:http bare": "bare-http.mjs",
+  "net bare": "bare-net.mjs",
+};
+
+/** Bun's echo server is run from the source tree: Bun runs JavaScript as it is. */
+const bunScript = join(here, "..", "src", "servers", "bun-echo.js");
+
+/**
+ * The Bun binary of the `bun` devDependency: its install script puts the platform binary at
+ * bin/bun.exe; without that script (pnpm runs it only when allowed) the binary is still in the
+ * platform package it depends on. Undefined when neither is there.
+ */
+export function bunBinary(): string | undefined {
+  const require = createRequire(import.meta.url);
+  let manifest: string;
+  try {
+    manifest = require.resolve("bun/package.json");
+  } catch {
+    return undefined;
+  }
+  const installed = join(dirname(manifest), "bin", "bun.exe");
+  // The placeholder the package ships before its install script runs is a few bytes.
+  if (existsSync(installed) && statSync(installed).size > 1_000_000) return installed;
+  try {
+    const platform = createRequire(manifest).resolve(`@oven/bun-${process.platform}-${process.arch}/package.json`);
+    const binary = join(dirname(platform), "bin", "bun");
+    return existsSync(binary) ? binary : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface RunningServer {
   /** "c": the C echo server of the client benchmark. */
@@ -25,11 +63,18 @@ export interface RunningServer {
 }
 
 export async function startServer(kind: ServerKind, deflate = false): Promise<RunningServer> {
-  const script = join(here, "servers", `${kind === "ours" ? "ours" : "ws"}.mjs`);
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (kind === "ws") env.WS_NO_BUFFER_UTIL = "1";
   else delete env.WS_NO_BUFFER_UTIL;
-  const [cmd, args] = pinned(1, [process.execPath, script, ...(deflate ? ["--deflate"] : [])]);
+  let argv: string[];
+  if (kind === "bun") {
+    const bun = bunBinary();
+    if (bun === undefined) throw new Error("the bun package's binary is missing (pnpm install with bun in onlyBuiltDependencies)");
+    argv = [bun, bunScript];
+  } else {
+    argv = [process.execPath, join(here, "servers", SCRIPTS[kind])];
+  }
+  const [cmd, args] = pinned(1, [...argv, ...(deflate ? ["--deflate"] : [])]);
   const server = await spawnServer(kind, cmd, args, env);
   if (kind === "ws" && server.info.bufferutil) throw new Error("ws pure-JS server loaded bufferutil");
   if (kind === "ws+bufferutil" && !server.info.bufferutil) throw new Error("ws server did not load bufferutil");

@@ -2,10 +2,18 @@
 // section. Pure functions: unit-tested.
 import { change, describeTarget, formatChange, formatNumber, formatRatio, ratio, verdict, type Target, type Verdict } from "./stats.js";
 
-export const PEERS = ["ws", "ws+bufferutil", "node"] as const;
+/** Table columns after ours, in order. The two "bare" floors answer the 101 and hold the socket. */
+export const PEERS = ["ws", "ws+bufferutil", "bun", "node:http bare", "net bare", "node"] as const;
 export type Peer = (typeof PEERS)[number];
 
-const PEER_LABEL: Record<Peer, string> = { ws: "ws", "ws+bufferutil": "ws + bufferutil", node: "Node WebSocket" };
+const PEER_LABEL: Record<Peer, string> = {
+  ws: "ws",
+  "ws+bufferutil": "ws + bufferutil",
+  bun: "Bun",
+  "node:http bare": "node:http bare upgrade",
+  "net bare": "net.Server bare upgrade",
+  node: "Node WebSocket",
+};
 
 export interface Comparison {
   peer: Peer;
@@ -96,8 +104,8 @@ export function renderMarkdown(results: Results, previous?: Results): string {
   const sections = [...new Set(results.rows.map((row) => row.section))];
   for (const section of sections) {
     lines.push("", `**${section}**`, "");
-    lines.push("| workload | unit | ours | ws | ws + bufferutil | Node WebSocket | ours ÷ peer (target) | vs last run |");
-    lines.push("|---|---|---:|---:|---:|---:|---|---:|");
+    lines.push(`| workload | unit | ours | ${PEERS.map((peer) => PEER_LABEL[peer]).join(" | ")} | ours ÷ peer (target) | vs last run |`);
+    lines.push(`|---|---|---:|${PEERS.map(() => "---:|").join("")}---|---:|`);
     for (const row of results.rows.filter((r) => r.section === section)) {
       const before = previousByKey.get(rowKey(row));
       const cells = [

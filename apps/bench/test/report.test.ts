@@ -36,9 +36,10 @@ describe("renderMarkdown", () => {
     expect(md).toContain("Machine: Test CPU, 2 cores, Node v20.0.0, 2026-01-01 00:00 UTC. Load generator: wsbench.");
     expect(md).toContain("Median of 3 interleaved rounds.");
     expect(md).toContain("**Server**");
-    expect(md).toContain("| 32 B echo | msg/s | 250,000 | 100,000 | 125,000 | – | 2.50× ws (≥ 2.00×) ✅<br>2.00× ws + bufferutil (≥ 2.00×) ✅ |  |");
+    expect(md).toContain("| workload | unit | ours | ws | ws + bufferutil | Bun | node:http bare upgrade | net.Server bare upgrade | Node WebSocket | ours ÷ peer (target) | vs last run |");
+    expect(md).toContain("| 32 B echo | msg/s | 250,000 | 100,000 | 125,000 | – | – | – | – | 2.50× ws (≥ 2.00×) ✅<br>2.00× ws + bufferutil (≥ 2.00×) ✅ |  |");
     // pipes in names are escaped, missing peers print as a dash and targetless comparisons have no mark
-    expect(md).toContain("| idle \\| memory | bytes/conn (lower is better) | 4,000 | 8,000 | – | – | 0.50× ws (≤ 0.60×) ✅<br>– ws + bufferutil |  |");
+    expect(md).toContain("| idle \\| memory | bytes/conn (lower is better) | 4,000 | 8,000 | – | – | – | – | – | 0.50× ws (≤ 0.60×) ✅<br>– ws + bufferutil |  |");
     expect(md).toContain("Targets met: 3 of 3.");
     expect(md).toMatch(/\n- a note\n$/);
   });
