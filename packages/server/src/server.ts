@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { computeAccept, buildUpgradeResponse, validateUpgradeRequest } from "@ws/codec/handshake";
 import { PerMessageDeflate, formatDeflateEntry, negotiateServer } from "@ws/codec/deflate";
@@ -10,6 +10,7 @@ import { broadcast, PreparedMessage, type BroadcastOptions, type BroadcastResult
 import { decodeBrokerMessage, encodeBrokerMessage, type Broker } from "./broker.js";
 import { Connection, type ConnectionSettings, type SendData } from "./connection.js";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
+import { createStandaloneServer, type RequestHeadFailure } from "./standalone.js";
 import { Heartbeat } from "./heartbeat.js";
 import { resolveOptions, type HeadersInit, type ResolvedOptions, type ServerOptions, type UpgradeDecision } from "./options.js";
 import { TopicRegistry } from "./topics.js";
@@ -95,7 +96,10 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   readonly clients = new Set<Connection<T>>();
   private readonly options: ResolvedOptions<T>;
   private readonly settings: ConnectionSettings;
-  private readonly httpServer: HttpServer | HttpsServer | null;
+  /** The own-port listener (a net.Server, see standalone.ts) or the attached HTTP(S) server. */
+  private readonly httpServer: HttpServer | HttpsServer | NetServer | null;
+  /** Own port: sockets still receiving their request head (destroyed by `close()`). */
+  private readonly readingHead: Set<Socket> | null;
   private readonly ownsServer: boolean;
   private closing: Promise<void> | null = null;
   private listenWaiters = 0;
@@ -151,19 +155,20 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     broker?.onError?.(this.brokerFailed);
     if (onConnection !== undefined) this.on("connection", onConnection);
 
+    this.readingHead = null;
     if (options.port !== undefined) {
-      const server = createHttpServer({
-        maxHeaderSize: resolved.maxHeaderSize,
-        // SECURITY.md row 9/14: Node's own limits on the request head, ahead of ours.
-        headersTimeout: resolved.handshakeTimeout || undefined,
-        requestTimeout: resolved.handshakeTimeout || undefined,
-      });
-      // One more than allowed, so that "more than allowed" is visible (Node drops the rest silently).
-      server.maxHeadersCount = resolved.maxHeaderCount + 1;
-      server.on("connection", this.onTcpConnection);
-      server.on("request", this.onPlainRequest);
-      server.on("upgrade", this.onUpgradeEvent);
-      server.on("clientError", this.onClientError);
+      // SECURITY.md rows 9 and 14: the head is bounded in bytes and lines, and timed from accept.
+      const { server, reading } = createStandaloneServer(
+        { maxHeaderSize: resolved.maxHeaderSize, maxHeaderCount: resolved.maxHeaderCount },
+        {
+          connection: this.onTcpConnection,
+          upgrade: this.onUpgradeEvent,
+          plainRequest: this.onStandalonePlainRequest,
+          badHead: this.onBadHead,
+          socketFailed: this.onHeadSocketFailed,
+        },
+      );
+      this.readingHead = reading;
       server.on("error", (error) => {
         if (!server.listening) this.listenFailed = true;
         // While `listening()` waits, it reports the failure; otherwise the usual 'error' rules apply.
@@ -316,6 +321,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       }
     });
     for (const socket of this.handshaking.keys()) socket.destroy();
+    if (this.readingHead !== null) for (const socket of [...this.readingHead]) socket.destroy();
     this.handshaking.clear();
     this.heartbeat.stop();
     const connections = [...this.clients];
@@ -380,34 +386,21 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     this.startHandshakeTimer(socket as TimedSocket);
   };
 
-  private readonly onPlainRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    // A plain HTTP request on a WebSocket-only port (or an upgrade request Node did not recognise).
-    const socket = req.socket as TimedSocket;
-    this.clearHandshakeTimer(socket);
+  private readonly onStandalonePlainRequest = (req: IncomingMessage, socket: Socket): void => {
+    this.clearHandshakeTimer(socket as TimedSocket);
     this.handshakeRefused(req, 426, "Upgrade Required");
-    const body = "Upgrade Required";
-    res.writeHead(426, {
-      Connection: "close",
-      Upgrade: "websocket",
-      "Content-Type": "text/plain",
-      "Content-Length": Buffer.byteLength(body),
-    });
-    res.end(body);
+    rejectSocket(socket, 426, "Upgrade Required", { Upgrade: "websocket" });
   };
 
-  private readonly onClientError = (error: Error & { code?: string }, socket: Duplex): void => {
-    // A malformed or oversized request head: answer and close, never crash (SECURITY.md rows 1, 9).
-    const tcp = socket as TimedSocket;
-    this.clearHandshakeTimer(tcp);
-    if (!tcp.writable || tcp.destroyed) {
-      tcp.destroy();
-      this.handshakeFailed(ServerErrorCode.SocketError, "the socket failed during the handshake", undefined, { cause: error });
-      return;
-    }
-    const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-    const reason = status === 431 ? "Request Header Fields Too Large" : "Bad Request";
+  private readonly onBadHead = (socket: Socket, status: number, reason: string, error: RequestHeadFailure): void => {
+    this.clearHandshakeTimer(socket as TimedSocket);
     this.handshakeRefused(undefined, status, reason, error);
-    rejectSocket(tcp, status, reason);
+    rejectSocket(socket, status, reason);
+  };
+
+  private readonly onHeadSocketFailed = (socket: Socket, error: Error | undefined): void => {
+    this.clearHandshakeTimer(socket as TimedSocket);
+    this.handshakeFailed(ServerErrorCode.SocketError, "the socket failed during the handshake", undefined, { cause: error });
   };
 
   private readonly onUpgradeEvent = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {

@@ -1,10 +1,11 @@
 // A hand-made WebSocket client for tests: raw `net` sockets, hand-built handshakes and frames, so
 // that what the server puts on the wire is asserted byte for byte, independent of the codec.
 import { createHash, randomBytes } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { SocketReader, encodeTestFrame, readTestFrame, type TestFrameRead, type TestFrameSpec } from "@ws/test-utils";
-import { createServer, type Connection, type ServerOptions, type WebSocketServer } from "../src/index.js";
+import { WebSocketServer, createServer, type Connection, type ServerOptions } from "../src/index.js";
 
 export const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
@@ -213,11 +214,55 @@ export async function rawExchange(port: number, data: string | Buffer, timeout =
   return (await client.readAll(timeout)).toString("latin1");
 }
 
-/** Starts a server on 127.0.0.1:0. */
-export async function startServer<T = unknown>(options: Omit<ServerOptions<T>, "port" | "server" | "noServer"> = {}): Promise<WebSocketServer<T> & { port: number }> {
-  const server = await createServer<T>({ port: 0, host: "127.0.0.1", ...options });
-  const port = (server.address() as AddressInfo).port;
-  return Object.assign(server, { port });
+/**
+ * The two ways a request head reaches the handshake: "standalone", our own head parser on a
+ * net.Server (`createServer({ port })`), and "node:http", Node's parser on an http.Server the
+ * WebSocket server is attached to. Handshake tests run on both.
+ */
+export type ServerPath = "standalone" | "node:http";
+export const SERVER_PATHS: readonly ServerPath[] = ["standalone", "node:http"];
+
+/** Starts a server on 127.0.0.1:0, on its own port (default) or attached to an http.Server. */
+export async function startServer<T = unknown>(
+  options: Omit<ServerOptions<T>, "port" | "server" | "noServer"> = {},
+  path: ServerPath = "standalone",
+): Promise<WebSocketServer<T> & { port: number }> {
+  if (path === "standalone") {
+    const server = await createServer<T>({ port: 0, host: "127.0.0.1", ...options });
+    const port = (server.address() as AddressInfo).port;
+    return Object.assign(server, { port });
+  }
+  return startAttachedServer(options);
+}
+
+/**
+ * A WebSocket server attached to an http.Server configured as a careful user would: the same head
+ * limits (bytes, lines, time), and 426 for plain requests. Closing it closes both.
+ */
+async function startAttachedServer<T>(options: Omit<ServerOptions<T>, "port" | "server" | "noServer">): Promise<WebSocketServer<T> & { port: number }> {
+  const timeout = options.handshakeTimeout ?? 10_000;
+  const http = createHttpServer({
+    maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
+    headersTimeout: timeout || undefined,
+    requestTimeout: timeout || undefined,
+    // Node checks those timeouts on this interval (30 s by default).
+    connectionsCheckingInterval: Math.max(10, Math.min(timeout, 1000) / 4),
+  });
+  http.maxHeadersCount = (options.maxHeaderCount ?? 100) + 1;
+  http.on("request", (_req, res) => {
+    res.writeHead(426, { Connection: "close", Upgrade: "websocket", "Content-Type": "text/plain" }).end("Upgrade Required");
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const server = new WebSocketServer<T>({ ...options, server: http });
+  const close = server.close.bind(server);
+  server.close = (closeOptions) => {
+    const closing = close(closeOptions);
+    return closing.then(() => new Promise<void>((resolve) => {
+      http.closeAllConnections();
+      http.close(() => resolve());
+    }));
+  };
+  return Object.assign(server, { port: (http.address() as AddressInfo).port });
 }
 
 /**
@@ -240,8 +285,8 @@ export async function startServerWithPeers(
 }
 
 /** An echo server: text as text, binary as binary. */
-export async function startEchoServer(options: Omit<ServerOptions, "port" | "server" | "noServer"> = {}) {
-  const server = await startServer(options);
+export async function startEchoServer(options: Omit<ServerOptions, "port" | "server" | "noServer"> = {}, path: ServerPath = "standalone") {
+  const server = await startServer(options, path);
   server.on("connection", (conn) => {
     conn.on("message", (data, isBinary) => conn.send(data, { binary: isBinary }));
   });
