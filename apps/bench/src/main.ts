@@ -336,7 +336,7 @@ async function main(): Promise<void> {
     notes: [
       "Codec rows: ours = @ws/codec; ws = ws 8.23's JavaScript path (WS_NO_BUFFER_UTIL); ws + bufferutil = bufferutil's native unmask called directly, and ws's Receiver with bufferutil for parsing. UTF-8 rows compare against buffer.isUtf8, which ws uses on Node 20 from 24 bytes up.",
       "Servers: echo servers with no compression (except the deflate row, threshold 0 on both), maxPayload 64 MiB; ours with its defaults otherwise (heartbeat on), ws with its defaults, Bun.serve (uWebSockets inside, from the bun package) with its defaults (idle timeout, pings).",
-      "Bare floors: a node:http server and a net.Server that answer the upgrade with a valid 101 and hold the socket (they answer the client's close frame, nothing else): the least a Node server can spend per handshake and per idle connection on each path.",
+      "Bare floors: a node:http server and a net.Server that answer the upgrade with a valid 101 and hold the socket (answering only pings and the close frame): the least a Node server can spend per handshake and per idle connection on each path.",
       ...notes,
     ],
   };

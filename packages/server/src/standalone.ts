@@ -100,7 +100,8 @@ export function createStandaloneServer(limits: StandaloneLimits, handlers: Stand
     }
     const req = incomingMessage(this, parsed.head);
     // As node:http decides between its 'upgrade' and 'request' events: an Upgrade field is present.
-    if (req.headers.upgrade === undefined) {
+    // Read from the raw lines, so that `req.headers` is only built if someone reads it.
+    if (!hasField(parsed.head.rawHeaders, "upgrade")) {
       handlers.plainRequest(req, this);
       return;
     }
@@ -139,6 +140,16 @@ export function createStandaloneServer(limits: StandaloneLimits, handlers: Stand
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Whether a header line named `lowerName` (ASCII lower case) is in `rawHeaders`. */
+function hasField(rawHeaders: readonly string[], lowerName: string): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    // Names are tokens (ASCII), so toLowerCase folds only A-Z here.
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return true;
+  }
+  return false;
+}
 
 /**
  * The request as an `IncomingMessage`, so that hooks and `connection` listeners see the same object

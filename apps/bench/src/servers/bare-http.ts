@@ -1,9 +1,9 @@
-// The node:http floor: answers a WebSocket upgrade with a valid 101 and holds the socket, nothing
-// else (no frame parser, no per-connection object of ours). What a Node server built on node:http
-// cannot go below in handshakes/s and bytes per idle connection.
+// The node:http floor: answers a WebSocket upgrade with a valid 101 and holds the socket, answering
+// only pings and the close (no frame parser, no per-connection object of ours). What a Node server
+// built on node:http cannot go below in handshakes/s and bytes per idle connection.
 import { createServer } from "node:http";
 import type { Socket } from "node:net";
-import { CLOSE_1000, switchingProtocols } from "./bare-accept.js";
+import { answerControlFrames, switchingProtocols } from "./bare-accept.js";
 
 const server = createServer((_req, res) => {
   res.writeHead(426).end();
@@ -17,11 +17,8 @@ server.on("upgrade", (req, socket: Socket) => {
   }
   socket.on("error", () => socket.destroy());
   socket.write(switchingProtocols(key));
-  // Anything after the 101 is the client's close (see bare-accept.ts); pings in idle mode are
-  // 6 bytes with opcode 0x9 and are left unanswered, which wsbench tolerates.
-  socket.on("data", (chunk: Buffer) => {
-    if ((chunk[0]! & 0x0f) === 0x8) socket.end(CLOSE_1000);
-  });
+  // Pings get pongs, a close gets a close (see bare-accept.ts).
+  socket.on("data", (chunk: Buffer) => answerControlFrames(socket, chunk));
 });
 
 server.listen(0, "127.0.0.1", 4096, () => {

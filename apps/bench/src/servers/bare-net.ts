@@ -1,8 +1,8 @@
 // The net.Server floor: reads the request head itself (just far enough to find Sec-WebSocket-Key),
-// answers a valid 101 and holds the socket, nothing else. What a Node server that skips node:http
-// cannot go below in handshakes/s and bytes per idle connection.
+// answers a valid 101 and holds the socket, answering only pings and the close. What a Node server
+// that skips node:http cannot go below in handshakes/s and bytes per idle connection.
 import { createServer, type Socket } from "node:net";
-import { CLOSE_1000, switchingProtocols } from "./bare-accept.js";
+import { answerControlFrames, switchingProtocols } from "./bare-accept.js";
 
 const KEY = /\r\nsec-websocket-key:[ \t]*([A-Za-z0-9+/=]+)/i;
 
@@ -22,10 +22,8 @@ function onConnection(socket: Socket): void {
     }
     socket.write(switchingProtocols(key));
     socket.off("data", onData);
-    // Anything after the 101 is the client's close (see bare-accept.ts).
-    socket.on("data", (next: Buffer) => {
-      if ((next[0]! & 0x0f) === 0x8) socket.end(CLOSE_1000);
-    });
+    // Pings get pongs, a close gets a close (see bare-accept.ts).
+    socket.on("data", (next: Buffer) => answerControlFrames(socket, next));
   };
   socket.on("data", onData);
 }
