@@ -21,6 +21,8 @@ function onConnection(socket: Socket): void {
       return;
     }
     socket.write(switchingProtocols(key));
+    // The listener below shares this closure's scope: drop the head so that it is not held.
+    head = "";
     socket.off("data", onData);
     // Pings get pongs, a close gets a close (see bare-accept.ts).
     socket.on("data", (next: Buffer) => answerControlFrames(socket, next));
