@@ -15,7 +15,17 @@ export function pinned(cpu: number, argv: string[]): [string, string[]] {
   return hasTaskset ? ["taskset", ["-c", String(cpu), ...argv]] : [argv[0]!, argv.slice(1)];
 }
 
-export type ServerKind = "ours" | "ws" | "ws+bufferutil" | "bun";
+/** "node:http bare" and "net bare": the floors that answer the 101 and hold the socket (servers/bare-*.ts). */
+export type ServerKind = "ours" | "ws" | "ws+bufferutil" | "bun" | "node:http bare" | "net bare";
+
+const SCRIPTS: Record<Exclude<ServerKind, "bun">, string> = {
+  ours: "ours.mjs",
+  ws: "ws.mjs",
+  "ws+bufferutil": "ws.mjs",
+  "node:http bare": "bare-http.mjs",
+  "net bare": "bare-net.mjs",
+};
+
 
 export interface RunningServer {
   /** "c": the C echo server of the client benchmark; "ours-tls": the server of the HTTP/2 rows. */
@@ -56,7 +66,7 @@ export async function startServer(kind: ServerKind, options: ServerOptions = {})
     if ("unavailable" in bun) throw new Error(`Bun is unavailable: ${bun.unavailable}`);
     argv = [bun.binary, bunServerScript, ...flags];
   } else {
-    argv = [process.execPath, join(here, "servers", `${kind === "ours" ? "ours" : "ws"}.mjs`), ...flags];
+    argv = [process.execPath, join(here, "servers", SCRIPTS[kind]), ...flags];
   }
   const [cmd, args] = pinned(1, argv);
   const server = await spawnServer(kind, cmd, args, env);

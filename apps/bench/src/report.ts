@@ -2,14 +2,17 @@
 // section. Pure functions: unit-tested.
 import { change, describeTarget, formatChange, formatNumber, formatRatio, ratio, verdict, type Target, type Verdict } from "./stats.js";
 
-export const PEERS = ["ws", "ws+bufferutil", "node", "bun", "one-process"] as const;
+/** Table columns after ours, in order. The two "bare" floors answer the 101 and hold the socket. */
+export const PEERS = ["ws", "ws+bufferutil", "bun", "node:http bare", "net bare", "node", "one-process"] as const;
 export type Peer = (typeof PEERS)[number];
 
 const PEER_LABEL: Record<Peer, string> = {
   ws: "ws",
   "ws+bufferutil": "ws + bufferutil",
-  node: "Node WebSocket",
   bun: "Bun",
+  "node:http bare": "node:http bare upgrade",
+  "net bare": "net.Server bare upgrade",
+  node: "Node WebSocket",
   // The scale-out rows: ours on one process, against ours on two sharing a topic through Redis.
   "one-process": "ours, one process",
 };

@@ -88,10 +88,12 @@ export class Receiver {
   private messageCompressed = false;
   private fragments = 0;
   private messageLength = 0;
-  private readonly message = new ChunkList();
+  // Created on first use (see the getters below): an idle connection holds none of them.
+  private messageParts: ChunkList | null = null;
   /** A control frame's payload, or a compressed frame's payload before it is inflated. */
-  private readonly framePayload = new ChunkList();
-  private readonly utf8: Utf8Validator;
+  private framePayloadParts: ChunkList | null = null;
+  private utf8Validator: Utf8Validator | null = null;
+  private readonly fastUtf8: ((bytes: Uint8Array) => boolean) | undefined;
 
   /** Input that arrived while a frame was being inflated, and its size. */
   private pending: Uint8Array[] | null = null;
@@ -109,7 +111,19 @@ export class Receiver {
     this.maxPayload = limits.maxPayload;
     this.maxFragments = limits.maxFragments;
     this.maxBufferedChunks = limits.maxBufferedChunks;
-    this.utf8 = new Utf8Validator(options.fastUtf8);
+    this.fastUtf8 = options.fastUtf8;
+  }
+
+  private get message(): ChunkList {
+    return (this.messageParts ??= new ChunkList());
+  }
+
+  private get framePayload(): ChunkList {
+    return (this.framePayloadParts ??= new ChunkList());
+  }
+
+  private get utf8(): Utf8Validator {
+    return (this.utf8Validator ??= new Utf8Validator(this.fastUtf8));
   }
 
   /** True once a close frame or an error ended parsing. */
@@ -153,8 +167,8 @@ export class Receiver {
     this.state = STOPPED;
     this.pending = null;
     this.pendingBytes = 0;
-    this.message.clear();
-    this.framePayload.clear();
+    this.messageParts?.clear();
+    this.framePayloadParts?.clear();
     // Reading goes on after a close frame or an error, so that the peer's close or EOF is seen.
     this.releaseBacklog();
   }
@@ -287,7 +301,7 @@ export class Receiver {
         this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered for one frame");
         return end;
       }
-    } else if (this.fin && count === this.frameLength && this.message.byteLength === 0) {
+    } else if (this.fin && count === this.frameLength && (this.messageParts === null || this.messageParts.byteLength === 0)) {
       // Fast path: a whole unfragmented message in one piece is delivered as a view, uncopied.
       if (this.messageOpcode === Opcode.Text && !(this.utf8.write(piece) && this.utf8.end())) {
         this.fail(ErrorCode.InvalidUtf8, 1007, "text message is not valid UTF-8");
@@ -326,7 +340,7 @@ export class Receiver {
       if (this.messageOpcode === Opcode.Text && !this.utf8.end()) {
         return this.fail(ErrorCode.InvalidUtf8, 1007, "text message ends inside a UTF-8 sequence");
       }
-      this.deliver(this.message.take());
+      this.deliver(this.messageParts === null ? new Uint8Array(0) : this.messageParts.take());
     }
   }
 
@@ -428,7 +442,7 @@ export class Receiver {
     this.messageCompressed = false;
     this.fragments = 0;
     this.messageLength = 0;
-    this.utf8.reset();
+    this.utf8Validator?.reset();
     this.handler.onMessage(data, isBinary);
   }
 

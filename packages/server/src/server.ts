@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Server as HttpServer } from "node:http";
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
@@ -20,6 +22,7 @@ import { decodeBrokerMessage, encodeBrokerMessage, type Broker } from "./broker.
 import { Connection, type ConnectionSettings, type SendData, type Transport } from "./connection.js";
 import { channels, type HandshakeErrorDiagnostic, type OpenDiagnostic } from "./diagnostics.js";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
+import { createStandaloneServer, type RequestHeadFailure } from "./standalone.js";
 import { Heartbeat } from "./heartbeat.js";
 import {
   acceptStream,
@@ -154,7 +157,10 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   readonly clients = new Set<Connection<T>>();
   private readonly options: ResolvedOptions<T>;
   private readonly settings: ConnectionSettings;
-  private readonly httpServer: NetServer | null;
+  /** The own-port listener (a net.Server, see standalone.ts) or the attached HTTP(S) server. */
+  private readonly httpServer: HttpServer | HttpsServer | NetServer | null;
+  /** Own port: sockets still receiving their request head (destroyed by `close()`). */
+  private readonly readingHead: Set<Socket> | null;
   private readonly ownsServer: boolean;
   /** The own-port server speaks TLS (its URL is wss:). */
   private readonly secure: boolean = false;
@@ -218,6 +224,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     broker?.onError?.(this.brokerFailed);
     if (onConnection !== undefined) this.on("connection", onConnection);
 
+    this.readingHead = null;
     if (options.port !== undefined && options.http2 !== undefined) {
       const { server, secure } = createHttp2Server(options.http2 === true ? {} : options.http2, resolved);
       this.secure = secure;
@@ -240,18 +247,18 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       this.httpServer = server;
       this.ownsServer = true;
     } else if (options.port !== undefined) {
-      const server = createHttpServer({
-        maxHeaderSize: resolved.maxHeaderSize,
-        // SECURITY.md row 9/14: Node's own limits on the request head, ahead of ours.
-        headersTimeout: resolved.handshakeTimeout || undefined,
-        requestTimeout: resolved.handshakeTimeout || undefined,
-      });
-      // One more than allowed, so that "more than allowed" is visible (Node drops the rest silently).
-      server.maxHeadersCount = resolved.maxHeaderCount + 1;
-      server.on("connection", this.onTcpConnection);
-      server.on("request", this.onPlainRequest);
-      server.on("upgrade", this.onUpgradeEvent);
-      server.on("clientError", this.onClientError);
+      // SECURITY.md rows 9 and 14: the head is bounded in bytes and lines, and timed from accept.
+      const { server, reading } = createStandaloneServer(
+        { maxHeaderSize: resolved.maxHeaderSize, maxHeaderCount: resolved.maxHeaderCount },
+        {
+          connection: this.onTcpConnection,
+          upgrade: this.onUpgradeEvent,
+          plainRequest: this.onStandalonePlainRequest,
+          badHead: this.onBadHead,
+          socketFailed: this.onHeadSocketFailed,
+        },
+      );
+      this.readingHead = reading;
       server.on("error", (error) => {
         if (!server.listening) this.listenFailed = true;
         // While `listening()` waits, it reports the failure; otherwise the usual 'error' rules apply.
@@ -428,6 +435,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       }
     });
     for (const socket of this.handshaking.keys()) socket.destroy();
+    if (this.readingHead !== null) for (const socket of [...this.readingHead]) socket.destroy();
     this.handshaking.clear();
     // GOAWAY: the own-port sessions take no new streams; the WebSocket streams close below.
     for (const session of this.sessions) session.close();
@@ -500,11 +508,10 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   };
 
   private readonly onPlainRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    // On the own HTTP/2 port, HTTP/2 requests were answered by `onHttp2Stream`.
+    // On the own HTTP/2 port, HTTP/2 requests were answered by `onHttp2Stream`; this is HTTP/1.1
+    // (allowHTTP1) that is not an upgrade.
     if (req.httpVersion === "2.0") return;
-    // A plain HTTP request on a WebSocket-only port (or an upgrade request Node did not recognise).
-    const socket = req.socket as TimedSocket;
-    this.clearHandshakeTimer(socket);
+    this.clearHandshakeTimer(req.socket as TimedSocket);
     this.handshakeRefused(req, 426, "Upgrade Required");
     const body = "Upgrade Required";
     res.writeHead(426, {
@@ -516,19 +523,21 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     res.end(body);
   };
 
-  private readonly onClientError = (error: Error & { code?: string }, socket: Duplex): void => {
-    // A malformed or oversized request head: answer and close, never crash (SECURITY.md rows 1, 9).
-    const tcp = socket as TimedSocket;
-    this.clearHandshakeTimer(tcp);
-    if (!tcp.writable || tcp.destroyed) {
-      tcp.destroy();
-      this.handshakeFailed(ServerErrorCode.SocketError, "the socket failed during the handshake", undefined, { cause: error });
-      return;
-    }
-    const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-    const reason = status === 431 ? "Request Header Fields Too Large" : "Bad Request";
+  private readonly onStandalonePlainRequest = (req: IncomingMessage, socket: Socket): void => {
+    this.clearHandshakeTimer(socket as TimedSocket);
+    this.handshakeRefused(req, 426, "Upgrade Required");
+    rejectSocket(socket, 426, "Upgrade Required", { Upgrade: "websocket" });
+  };
+
+  private readonly onBadHead = (socket: Socket, status: number, reason: string, error: RequestHeadFailure): void => {
+    this.clearHandshakeTimer(socket as TimedSocket);
     this.handshakeRefused(undefined, status, reason, error);
-    rejectSocket(tcp as Socket, status, reason);
+    rejectSocket(socket, status, reason);
+  };
+
+  private readonly onHeadSocketFailed = (socket: Socket, error: Error | undefined): void => {
+    this.clearHandshakeTimer(socket as TimedSocket);
+    this.handshakeFailed(ServerErrorCode.SocketError, "the socket failed during the handshake", undefined, { cause: error });
   };
 
   private readonly onUpgradeEvent = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {

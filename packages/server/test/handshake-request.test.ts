@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer, type Connection } from "../src/index.js";
 import { parseRequestTarget } from "../src/upgrade.js";
-import { OP, RawClient, rawExchange, startServer } from "./helpers.js";
+import { OP, RawClient, SERVER_PATHS, rawExchange, startServer, type ServerPath } from "./helpers.js";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const UPGRADE = `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n`;
@@ -17,8 +17,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function server(options: Parameters<typeof startServer>[0] = {}) {
-  const wss = await startServer(options);
+async function server(serverPath: ServerPath, options: Parameters<typeof startServer>[0] = {}) {
+  const wss = await startServer(options, serverPath);
   const connections: Connection[] = [];
   wss.on("connection", (conn) => {
     connections.push(conn);
@@ -37,123 +37,126 @@ async function exchange(port: number, head: string): Promise<{ status: number; c
   return { status: response.status, client };
 }
 
-describe("Host (RFC 6455 §4.2.1 item 2: exactly one)", () => {
-  it.each([
-    ["two different values", "Host: a.example\r\nHost: b.example\r\n"],
-    ["the same value twice", "Host: 127.0.0.1\r\nHost: 127.0.0.1\r\n"],
-    ["names in other cases", "host: 127.0.0.1\r\nHOST: 127.0.0.1\r\n"],
-    ["an empty second line", "Host: 127.0.0.1\r\nHost:\r\n"],
-  ])("two Host lines (%s) get 400, not 101", async (_name, hosts) => {
-    const wss = await server();
-    const response = await rawExchange(wss.port, `GET / HTTP/1.1\r\n${hosts}${UPGRADE}\r\n`);
-    expect(response).toMatch(/^HTTP\/1\.1 400 /);
-    expect(response).toContain("Host");
-    expect(wss.connections).toHaveLength(0);
-  });
-
-  it("two Host lines get 400 on an attached server that joins duplicate headers", async () => {
-    const http: Server = createHttpServer({ joinDuplicateHeaders: true });
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-    const wss = new WebSocketServer({ server: http });
-    cleanups.push(async () => {
-      await wss.close({ timeout: 1000 });
-      await new Promise((resolve) => http.close(resolve));
-    });
-    const { port } = http.address() as AddressInfo;
-    const response = await rawExchange(port, `GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n${UPGRADE}\r\n`);
-    expect(response).toMatch(/^HTTP\/1\.1 400 /);
-  });
-
-  it("one Host line still gets 101", async () => {
-    const wss = await server();
-    const { status } = await exchange(wss.port, `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}`);
-    expect(status).toBe(101);
-  });
-});
-
-describe("the request target (RFC 9112 §3.2)", () => {
-  it.each([
-    ["http", "/ws", "/ws"],
-    ["http", "/ws?token=1&x", "/ws?token=1&x"],
-    ["ws", "/ws", "/ws"],
-    ["HTTPS", "/ws?q", "/ws?q"],
-  ])("an absolute-form target (%s://host%s) matches path \"/ws\"; conn.url is the path and query", async (scheme, rest, url) => {
-    const wss = await server({ path: "/ws" });
-    const target = `${scheme}://127.0.0.1:${wss.port}${rest}`;
-    const { status, client } = await exchange(wss.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${wss.port}\r\n${UPGRADE}`);
-    expect(status).toBe(101);
-    client.sendFrame({ opcode: OP.text, payload: "hi" });
-    expect((await client.readMessage()).data.toString()).toBe("hi");
-    expect(wss.connections[0]!.url).toBe(url);
-  });
-
-  it("an absolute-form target with an empty path is \"/\"", async () => {
-    const wss = await server();
-    const { status } = await exchange(wss.port, `GET http://127.0.0.1:${wss.port} HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}`);
-    expect(status).toBe(101);
-    expect(wss.connections[0]!.url).toBe("/");
-  });
-
-  it("an origin-form target keeps its query in conn.url", async () => {
-    const wss = await server({ path: "/ws" });
-    const { status } = await exchange(wss.port, `GET /ws?a=b HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}`);
-    expect(status).toBe(101);
-    expect(wss.connections[0]!.url).toBe("/ws?a=b");
-  });
-
-  it("an absolute-form target on another path gets 400", async () => {
-    const wss = await server({ path: "/ws" });
-    const response = await rawExchange(wss.port, `GET http://127.0.0.1:${wss.port}/other HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
-    expect(response).toMatch(/^HTTP\/1\.1 400 /);
-  });
-
-  it.each([
-    ["asterisk-form", "*"],
-    ["authority-form", "127.0.0.1:80"],
-    ["an absolute-form with an empty authority", "http:///ws"],
-    ["an absolute-form of another scheme", "ftp://127.0.0.1/ws"],
-  ])("%s gets 400, with and without a path option", async (_name, target) => {
-    for (const options of [{ path: "/ws" }, {}]) {
-      const wss = await server(options);
-      const response = await rawExchange(wss.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
+// Every test here runs on both paths a request head can take (see helpers.ts).
+describe.each(SERVER_PATHS)("on the %s path", (serverPath) => {
+  describe("Host (RFC 6455 §4.2.1 item 2: exactly one)", () => {
+    it.each([
+      ["two different values", "Host: a.example\r\nHost: b.example\r\n"],
+      ["the same value twice", "Host: 127.0.0.1\r\nHost: 127.0.0.1\r\n"],
+      ["names in other cases", "host: 127.0.0.1\r\nHOST: 127.0.0.1\r\n"],
+      ["an empty second line", "Host: 127.0.0.1\r\nHost:\r\n"],
+    ])("two Host lines (%s) get 400, not 101", async (_name, hosts) => {
+      const wss = await server(serverPath);
+      const response = await rawExchange(wss.port, `GET / HTTP/1.1\r\n${hosts}${UPGRADE}\r\n`);
       expect(response).toMatch(/^HTTP\/1\.1 400 /);
+      expect(response).toContain("Host");
       expect(wss.connections).toHaveLength(0);
-    }
-  });
-});
-
-describe("Sec-WebSocket-Extensions offers the server cannot read are never accepted", () => {
-  it.each([
-    "permessage-deflate; server_max_window_bits=1000",
-    "permessage-deflate; server_max_window_bits=08",
-    'permessage-deflate; server_max_window_bits="1""0"',
-    "permessage-deflate; client_max_window_bits=16",
-    "permessage-deflate; server_no_context_takeover=1",
-    "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
-    "permessage-deflate; Server_No_Context_Takeover",
-    "permessage-deflate; x-unknown",
-    "permessage-deflate;",
-    "permessage-deflate,",
-    "permessage-deflate; =10",
-    "x-unknown",
-  ])("%s: 400, or 101 without the extension", async (offer) => {
-    const wss = await server({ perMessageDeflate: true });
-    const client = await RawClient.open(wss.port);
-    cleanups.push(async () => client.destroy());
-    const response = await client.handshake({ extensions: offer });
-    expect([101, 400]).toContain(response.status);
-    if (response.status === 101) expect(response.headers["sec-websocket-extensions"]).toBeUndefined();
-  });
-
-  it("a valid offer after an unreadable one is accepted (RFC 7692 §5.1)", async () => {
-    const wss = await server({ perMessageDeflate: true });
-    const client = await RawClient.open(wss.port);
-    cleanups.push(async () => client.destroy());
-    const response = await client.handshake({
-      extensions: "permessage-deflate; server_max_window_bits=1000, permessage-deflate; server_max_window_bits=10",
     });
-    expect(response.status).toBe(101);
-    expect(response.headers["sec-websocket-extensions"]).toBe("permessage-deflate; server_max_window_bits=10");
+
+    it("two Host lines get 400 on an attached server that joins duplicate headers", async () => {
+      const http: Server = createHttpServer({ joinDuplicateHeaders: true });
+      await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+      const wss = new WebSocketServer({ server: http });
+      cleanups.push(async () => {
+        await wss.close({ timeout: 1000 });
+        await new Promise((resolve) => http.close(resolve));
+      });
+      const { port } = http.address() as AddressInfo;
+      const response = await rawExchange(port, `GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n${UPGRADE}\r\n`);
+      expect(response).toMatch(/^HTTP\/1\.1 400 /);
+    });
+
+    it("one Host line still gets 101", async () => {
+      const wss = await server(serverPath);
+      const { status } = await exchange(wss.port, `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}`);
+      expect(status).toBe(101);
+    });
+  });
+
+  describe("the request target (RFC 9112 §3.2)", () => {
+    it.each([
+      ["http", "/ws", "/ws"],
+      ["http", "/ws?token=1&x", "/ws?token=1&x"],
+      ["ws", "/ws", "/ws"],
+      ["HTTPS", "/ws?q", "/ws?q"],
+    ])("an absolute-form target (%s://host%s) matches path \"/ws\"; conn.url is the path and query", async (scheme, rest, url) => {
+      const wss = await server(serverPath, { path: "/ws" });
+      const target = `${scheme}://127.0.0.1:${wss.port}${rest}`;
+      const { status, client } = await exchange(wss.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${wss.port}\r\n${UPGRADE}`);
+      expect(status).toBe(101);
+      client.sendFrame({ opcode: OP.text, payload: "hi" });
+      expect((await client.readMessage()).data.toString()).toBe("hi");
+      expect(wss.connections[0]!.url).toBe(url);
+    });
+
+    it("an absolute-form target with an empty path is \"/\"", async () => {
+      const wss = await server(serverPath);
+      const { status } = await exchange(wss.port, `GET http://127.0.0.1:${wss.port} HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}`);
+      expect(status).toBe(101);
+      expect(wss.connections[0]!.url).toBe("/");
+    });
+
+    it("an origin-form target keeps its query in conn.url", async () => {
+      const wss = await server(serverPath, { path: "/ws" });
+      const { status } = await exchange(wss.port, `GET /ws?a=b HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}`);
+      expect(status).toBe(101);
+      expect(wss.connections[0]!.url).toBe("/ws?a=b");
+    });
+
+    it("an absolute-form target on another path gets 400", async () => {
+      const wss = await server(serverPath, { path: "/ws" });
+      const response = await rawExchange(wss.port, `GET http://127.0.0.1:${wss.port}/other HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
+      expect(response).toMatch(/^HTTP\/1\.1 400 /);
+    });
+
+    it.each([
+      ["asterisk-form", "*"],
+      ["authority-form", "127.0.0.1:80"],
+      ["an absolute-form with an empty authority", "http:///ws"],
+      ["an absolute-form of another scheme", "ftp://127.0.0.1/ws"],
+    ])("%s gets 400, with and without a path option", async (_name, target) => {
+      for (const options of [{ path: "/ws" }, {}]) {
+        const wss = await server(serverPath, options);
+        const response = await rawExchange(wss.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
+        expect(response).toMatch(/^HTTP\/1\.1 400 /);
+        expect(wss.connections).toHaveLength(0);
+      }
+    });
+  });
+
+  describe("Sec-WebSocket-Extensions offers the server cannot read are never accepted", () => {
+    it.each([
+      "permessage-deflate; server_max_window_bits=1000",
+      "permessage-deflate; server_max_window_bits=08",
+      'permessage-deflate; server_max_window_bits="1""0"',
+      "permessage-deflate; client_max_window_bits=16",
+      "permessage-deflate; server_no_context_takeover=1",
+      "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+      "permessage-deflate; Server_No_Context_Takeover",
+      "permessage-deflate; x-unknown",
+      "permessage-deflate;",
+      "permessage-deflate,",
+      "permessage-deflate; =10",
+      "x-unknown",
+    ])("%s: 400, or 101 without the extension", async (offer) => {
+      const wss = await server(serverPath, { perMessageDeflate: true });
+      const client = await RawClient.open(wss.port);
+      cleanups.push(async () => client.destroy());
+      const response = await client.handshake({ extensions: offer });
+      expect([101, 400]).toContain(response.status);
+      if (response.status === 101) expect(response.headers["sec-websocket-extensions"]).toBeUndefined();
+    });
+
+    it("a valid offer after an unreadable one is accepted (RFC 7692 §5.1)", async () => {
+      const wss = await server(serverPath, { perMessageDeflate: true });
+      const client = await RawClient.open(wss.port);
+      cleanups.push(async () => client.destroy());
+      const response = await client.handshake({
+        extensions: "permessage-deflate; server_max_window_bits=1000, permessage-deflate; server_max_window_bits=10",
+      });
+      expect(response.status).toBe(101);
+      expect(response.headers["sec-websocket-extensions"]).toBe("permessage-deflate; server_max_window_bits=10");
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 // A hand-made WebSocket client for tests: raw `net` sockets, hand-built handshakes and frames, so
 // that what the server puts on the wire is asserted byte for byte, independent of the codec.
 import { createHash, randomBytes } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
 import { connect as connectHttp2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
 import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -13,7 +14,7 @@ import {
   type TestFrameRead,
   type TestFrameSpec,
 } from "@ws/test-utils";
-import { createServer, type Connection, type ServerOptions, type WebSocketServer } from "../src/index.js";
+import { WebSocketServer, createServer, type Connection, type ServerOptions } from "../src/index.js";
 
 export const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
@@ -313,17 +314,54 @@ export async function rawExchange(port: number, data: string | Buffer, timeout =
 }
 
 /**
- * Starts a server on 127.0.0.1:0: plain HTTP/1.1, or (`"HTTP/2"`) our own HTTP/2 server over TLS
- * with the test certificate, which takes HTTP/1.1 upgrades too.
+ * Starts a server on 127.0.0.1:0. `"HTTP/1.1"` (the default) and `"standalone"`: on its own port,
+ * where our head parser on a net.Server reads the request. `"HTTP/2"`: our own HTTP/2 server over TLS
+ * with the test certificate, which takes HTTP/1.1 upgrades too. `"node:http"`: attached to an
+ * http.Server, whose parser reads the request. Handshake tests run on both head paths.
  */
+export type ServerPath = "standalone" | "node:http";
+export const SERVER_PATHS: readonly ServerPath[] = ["standalone", "node:http"];
+
 export async function startServer<T = unknown>(
   options: Omit<ServerOptions<T>, "port" | "server" | "noServer"> = {},
-  transport: TestTransport = "HTTP/1.1",
+  variant: TestTransport | ServerPath = "HTTP/1.1",
 ): Promise<WebSocketServer<T> & TestServer> {
+  if (variant === "node:http") return Object.assign(await startAttachedServer(options), { transport: "HTTP/1.1" as const });
+  const transport: TestTransport = variant === "HTTP/2" ? "HTTP/2" : "HTTP/1.1";
   const http2 = transport === "HTTP/2" ? { ...selfSignedCertificate(), allowHTTP1: true } : undefined;
   const server = await createServer<T>({ port: 0, host: "127.0.0.1", ...(http2 === undefined ? {} : { http2 }), ...options });
   const port = (server.address() as AddressInfo).port;
   return Object.assign(server, { port, transport });
+}
+
+/**
+ * A WebSocket server attached to an http.Server configured as a careful user would: the same head
+ * limits (bytes, lines, time), and 426 for plain requests. Closing it closes both.
+ */
+async function startAttachedServer<T>(options: Omit<ServerOptions<T>, "port" | "server" | "noServer">): Promise<WebSocketServer<T> & { port: number }> {
+  const timeout = options.handshakeTimeout ?? 10_000;
+  const http = createHttpServer({
+    maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
+    headersTimeout: timeout || undefined,
+    requestTimeout: timeout || undefined,
+    // Node checks those timeouts on this interval (30 s by default).
+    connectionsCheckingInterval: Math.max(10, Math.min(timeout, 1000) / 4),
+  });
+  http.maxHeadersCount = (options.maxHeaderCount ?? 100) + 1;
+  http.on("request", (_req, res) => {
+    res.writeHead(426, { Connection: "close", Upgrade: "websocket", "Content-Type": "text/plain" }).end("Upgrade Required");
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const server = new WebSocketServer<T>({ ...options, server: http });
+  const close = server.close.bind(server);
+  server.close = (closeOptions) => {
+    const closing = close(closeOptions);
+    return closing.then(() => new Promise<void>((resolve) => {
+      http.closeAllConnections();
+      http.close(() => resolve());
+    }));
+  };
+  return Object.assign(server, { port: (http.address() as AddressInfo).port });
 }
 
 /**
@@ -347,8 +385,8 @@ export async function startServerWithPeers(
 }
 
 /** An echo server: text as text, binary as binary. */
-export async function startEchoServer(options: Omit<ServerOptions, "port" | "server" | "noServer"> = {}, transport: TestTransport = "HTTP/1.1") {
-  const server = await startServer(options, transport);
+export async function startEchoServer(options: Omit<ServerOptions, "port" | "server" | "noServer"> = {}, variant: TestTransport | ServerPath = "HTTP/1.1") {
+  const server = await startServer(options, variant);
   server.on("connection", (conn) => {
     conn.on("message", (data, isBinary) => conn.send(data, { binary: isBinary }));
   });

@@ -2,13 +2,11 @@
 // answer (HTTP status or close code), the process still serving, memory bounded.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer, safeEqual, type Connection } from "../src/index.js";
-import { OP, RawClient, TRANSPORTS, frame, rawExchange, startEchoServer, startServer, until } from "./helpers.js";
+import { OP, RawClient, SERVER_PATHS, TRANSPORTS, frame, rawExchange, startEchoServer, startServer, until } from "./helpers.js";
 
+const LIMITS = { maxPayload: 1024 * 1024, maxFragments: 1000, maxBufferedChunks: 1000 };
+/** The echo server of the describe block running now (each block starts its own). */
 let server: Awaited<ReturnType<typeof startEchoServer>>;
-beforeAll(async () => {
-  server = await startEchoServer({ maxPayload: 1024 * 1024, maxFragments: 1000, maxBufferedChunks: 1000 });
-});
-afterAll(() => server.close({ timeout: 1000 }));
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 function request(headers: string): string {
@@ -28,7 +26,13 @@ function rssGrowth(before: number): number {
   return process.memoryUsage().rss - before;
 }
 
-describe("SECURITY.md", () => {
+// The handshake rows run on both paths a request head can take (see helpers.ts).
+describe.each(SERVER_PATHS)("SECURITY.md, handshake rows (%s path)", (serverPath) => {
+  beforeAll(async () => {
+    server = await startEchoServer(LIMITS, serverPath);
+  });
+  afterAll(() => server.close({ timeout: 1000 }));
+
   it("row 1: missing, repeated and excess handshake headers get 400/431, never a crash", async () => {
     const cases = [
       request(`Connection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n`), // no Upgrade
@@ -62,7 +66,7 @@ describe("SECURITY.md", () => {
   });
 
   it("row 3: extension parameters named __proto__ or constructor do not crash", async () => {
-    const deflating = await startEchoServer({ perMessageDeflate: true });
+    const deflating = await startEchoServer({ perMessageDeflate: true }, serverPath);
     const before = process.memoryUsage().rss;
     try {
       for (let round = 0; round < 10; round++) {
@@ -79,18 +83,6 @@ describe("SECURITY.md", () => {
     expect(({} as Record<string, unknown>)["1"]).toBeUndefined();
     expect(rssGrowth(before)).toBeLessThan(64 * 1024 * 1024);
     await stillServing();
-  });
-
-  it("row 4: close() refuses a typed-array reason and a reason over 123 bytes", async () => {
-    const connected = new Promise<Connection>((resolve) => server.once("connection", resolve));
-    const client = await RawClient.connect(server.port);
-    const conn = await connected;
-    expect(() => conn.close(1000, new Uint8Array(10) as unknown as string)).toThrow();
-    expect(() => conn.close(1000, "é".repeat(62))).toThrow(); // 124 bytes
-    conn.close(1000, "é".repeat(61) + "a"); // 123 bytes
-    const close = await client.readClose();
-    expect(close.reason).toBe("é".repeat(61) + "a");
-    client.destroy();
   });
 
   it("row 9: an oversized request head gets 431 and the connection is closed", async () => {
@@ -115,15 +107,8 @@ describe("SECURITY.md", () => {
     await stillServing();
   });
 
-  it("row 11: safeEqual compares credentials in constant time and exactly", () => {
-    expect(safeEqual("token", "token")).toBe(true);
-    expect(safeEqual("token", "tokeN")).toBe(false);
-    expect(safeEqual("token", "token-longer")).toBe(false);
-    expect(safeEqual(Buffer.from("abc"), "abc")).toBe(true);
-  });
-
   it("row 14: slowloris handshakes are cut at handshakeTimeout", async () => {
-    const slow = await startServer({ handshakeTimeout: 200 });
+    const slow = await startServer({ handshakeTimeout: 200 }, serverPath);
     try {
       const before = process.memoryUsage().rss;
       const clients = await Promise.all(Array.from({ length: 50 }, () => RawClient.open(slow.port)));
@@ -133,6 +118,33 @@ describe("SECURITY.md", () => {
     } finally {
       await slow.close({ timeout: 500 });
     }
+  });
+
+});
+
+describe("SECURITY.md", () => {
+  beforeAll(async () => {
+    server = await startEchoServer(LIMITS);
+  });
+  afterAll(() => server.close({ timeout: 1000 }));
+
+  it("row 4: close() refuses a typed-array reason and a reason over 123 bytes", async () => {
+    const connected = new Promise<Connection>((resolve) => server.once("connection", resolve));
+    const client = await RawClient.connect(server.port);
+    const conn = await connected;
+    expect(() => conn.close(1000, new Uint8Array(10) as unknown as string)).toThrow();
+    expect(() => conn.close(1000, "é".repeat(62))).toThrow(); // 124 bytes
+    conn.close(1000, "é".repeat(61) + "a"); // 123 bytes
+    const close = await client.readClose();
+    expect(close.reason).toBe("é".repeat(61) + "a");
+    client.destroy();
+  });
+
+  it("row 11: safeEqual compares credentials in constant time and exactly", () => {
+    expect(safeEqual("token", "token")).toBe(true);
+    expect(safeEqual("token", "tokeN")).toBe(false);
+    expect(safeEqual("token", "token-longer")).toBe(false);
+    expect(safeEqual(Buffer.from("abc"), "abc")).toBe(true);
   });
 
   it("a ping-rate policy on the ping event (the README's) closes a ping flood with 1008", async () => {

@@ -14,6 +14,14 @@ export {
   type UpgradeResponseOptions,
 } from "./request.js";
 export {
+  findRequestHeadEnd,
+  parseRequestHead,
+  type RequestHead,
+  type RequestHeadError,
+  type RequestHeadErrorCode,
+  type RequestHeadResult,
+} from "./request-head.js";
+export {
   buildUpgradeRequest,
   validateUpgradeResponse,
   type UpgradeRequestOptions,

@@ -1,0 +1,171 @@
+// The own-port listener (`createServer({ port })`): a plain `net.Server` that reads the request head
+// itself with @ws/codec's bounded, linear parser, instead of going through `node:http`. An upgrade
+// needs one request and then the raw socket, so Node's HTTP machinery (its parser, timers and
+// per-socket state, kept for the connection's life) is cost without use here. Attaching to an existing
+// http/https server keeps Node's parser; both paths meet in `validateUpgradeRequest`.
+import { IncomingMessage } from "node:http";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { findRequestHeadEnd, parseRequestHead, type RequestHead, type RequestHeadErrorCode } from "@ws/codec/handshake";
+
+/** What the standalone listener hands back to the WebSocket server. */
+export interface StandaloneHandlers {
+  /** A TCP connection was accepted (the handshake timer starts here: SECURITY.md row 14). */
+  connection(socket: Socket): void;
+  /** A whole head naming an upgrade arrived; `head` holds the bytes after it. The socket is paused. */
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
+  /** A whole head without `Upgrade`: a plain HTTP request on a WebSocket-only port. */
+  plainRequest(req: IncomingMessage, socket: Socket): void;
+  /** The head cannot be read (malformed, too large): answer `status` and close. */
+  badHead(socket: Socket, status: number, reason: string, error: RequestHeadFailure): void;
+  /** The socket failed, or the peer gave up with part of a head sent. */
+  socketFailed(socket: Socket, error: Error | undefined): void;
+}
+
+export interface StandaloneLimits {
+  /** Bytes of request head allowed, request line included (`maxHeaderSize`). */
+  maxHeaderSize: number;
+  /** Header lines allowed; one more is read so that "too many" is visible to the server's check. */
+  maxHeaderCount: number;
+}
+
+/** The `cause` of a refused head, with the codec's stable code. */
+export class RequestHeadFailure extends Error {
+  readonly code: RequestHeadErrorCode | "WS_ERR_HEAD_TOO_LARGE";
+  constructor(code: RequestHeadFailure["code"], message: string) {
+    super(message);
+    this.name = "RequestHeadFailure";
+    this.code = code;
+  }
+}
+
+/** Per-socket state while the head arrives; dropped once it has (nothing of it outlives the handshake). */
+interface HeadState {
+  /** Bytes received so far when the head spans reads (null while it fits in the current chunk). */
+  pending: Buffer | null;
+  /** How many of `pending`'s bytes were searched for the end already. */
+  scanned: number;
+}
+
+const kHead = Symbol("headState");
+type ReadingSocket = Socket & { [kHead]?: HeadState };
+
+/**
+ * A `net.Server` answering nothing by itself: every accepted socket is read up to the end of its
+ * request head and handed to `handlers`. `reading` holds the sockets still inside their head, so that
+ * shutdown can destroy them.
+ */
+export function createStandaloneServer(limits: StandaloneLimits, handlers: StandaloneHandlers): { server: NetServer; reading: Set<Socket> } {
+  const reading = new Set<Socket>();
+
+  function finish(socket: ReadingSocket): void {
+    socket[kHead] = undefined;
+    reading.delete(socket);
+    socket.off("data", onData);
+    socket.off("end", onEnd);
+    socket.off("error", onError);
+    socket.off("close", onClose);
+  }
+
+  function onData(this: ReadingSocket, chunk: Buffer): void {
+    const state = this[kHead];
+    if (state === undefined) return;
+    let bytes = chunk;
+    let from = 0;
+    if (state.pending !== null) {
+      bytes = Buffer.concat([state.pending, chunk]);
+      from = state.scanned;
+    }
+    const end = findRequestHeadEnd(bytes, from);
+    if (end === -1 || end > limits.maxHeaderSize) {
+      if (end === -1 && bytes.length <= limits.maxHeaderSize) {
+        // Kept as a copy: a chunk from the socket may be a view into a larger pooled buffer.
+        state.pending = state.pending === null ? Buffer.from(bytes) : bytes;
+        state.scanned = bytes.length;
+        return;
+      }
+      // SECURITY.md row 9: the head is bounded; past the bound nothing more is buffered.
+      finish(this);
+      this.pause();
+      handlers.badHead(this, 431, "Request Header Fields Too Large", new RequestHeadFailure("WS_ERR_HEAD_TOO_LARGE", `the request head exceeds ${limits.maxHeaderSize} bytes`));
+      return;
+    }
+    finish(this);
+    // Whatever follows the head (frames sent before the 101 arrived) waits in the socket for the
+    // connection: paused, nothing is lost.
+    this.pause();
+    const parsed = parseRequestHead(bytes, end, limits.maxHeaderCount + 1);
+    if (!parsed.ok) {
+      handlers.badHead(this, parsed.status, parsed.reason, new RequestHeadFailure(parsed.code, `malformed request head (${parsed.code})`));
+      return;
+    }
+    const req = incomingMessage(this, parsed.head);
+    // As node:http decides between its 'upgrade' and 'request' events: an Upgrade field is present.
+    // Read from the raw lines, so that `req.headers` is only built if someone reads it.
+    if (!hasField(parsed.head.rawHeaders, "upgrade")) {
+      handlers.plainRequest(req, this);
+      return;
+    }
+    handlers.upgrade(req, this, end === bytes.length ? EMPTY : bytes.subarray(end));
+  }
+
+  function onEnd(this: ReadingSocket): void {
+    // The peer half-closed before its head was whole: it has given up (a failure worth reporting
+    // only when it had started one; a bare connect and close is not a handshake).
+    const started = this[kHead]?.pending !== null;
+    finish(this);
+    this.destroy();
+    if (started) handlers.socketFailed(this, undefined);
+  }
+
+  function onError(this: ReadingSocket, error: Error): void {
+    finish(this);
+    this.destroy();
+    handlers.socketFailed(this, error);
+  }
+
+  function onClose(this: ReadingSocket): void {
+    finish(this);
+  }
+
+  const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket: ReadingSocket) => {
+    socket[kHead] = { pending: null, scanned: 0 };
+    reading.add(socket);
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("error", onError);
+    socket.on("close", onClose);
+    handlers.connection(socket);
+  });
+  return { server, reading };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Whether a header line named `lowerName` (ASCII lower case) is in `rawHeaders`. */
+function hasField(rawHeaders: readonly string[], lowerName: string): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    // Names are tokens (ASCII), so toLowerCase folds only A-Z here.
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return true;
+  }
+  return false;
+}
+
+/**
+ * The request as an `IncomingMessage`, so that hooks and `connection` listeners see the same object
+ * on both paths: `headers` folded by Node's own rules (first `Host` kept, others joined), and
+ * `rawHeaders` as received, which the validator reads (SECURITY.md row 22). It has no body: a GET.
+ */
+function incomingMessage(socket: Socket, head: RequestHead): IncomingMessage {
+  const req = new IncomingMessage(socket);
+  req.method = head.method;
+  req.url = head.url;
+  req.httpVersion = head.httpVersion;
+  req.httpVersionMajor = head.httpVersionMajor;
+  req.httpVersionMinor = head.httpVersionMinor;
+  req.rawHeaders = head.rawHeaders;
+  (req as IncomingMessage & { _addHeaderLines(lines: string[], n: number): void })._addHeaderLines(head.rawHeaders, head.rawHeaders.length);
+  req.complete = true;
+  req.push(null);
+  return req;
+}
