@@ -6,17 +6,11 @@ import type { LoadResult } from "./loadgen-output.js";
 import { runLoadgen, runWsbench, startServer, type LoadgenSpec } from "./processes.js";
 import type { Row } from "./report.js";
 import { formatRatio, median, ratio } from "./stats.js";
+import type { BenchContext } from "./context.js";
 
-export interface DiagnosticsBenchOptions {
+export interface DiagnosticsBenchOptions extends BenchContext {
   /** wsbench, or undefined for the Node load generator. */
   binary: string | undefined;
-  rounds: number;
-  seconds: number;
-  warmup: number;
-  /** Whether a row name was asked for (BENCH_ONLY). */
-  selected: (name: string) => boolean;
-  log: (line: string) => void;
-  notes: string[];
 }
 
 interface Workload {

@@ -7,15 +7,9 @@ import type { LoadResult } from "./loadgen-output.js";
 import { bunBinary, buildNative, runFanout, startRedis, startServer, type FanoutSpec, type RunningServer, type ServerKind } from "./processes.js";
 import type { Comparison, Peer, Row } from "./report.js";
 import { median } from "./stats.js";
+import type { BenchContext } from "./context.js";
 
-export interface FanoutContext {
-  rounds: number;
-  seconds: number;
-  warmup: number;
-  selected: (name: string) => boolean;
-  log: (line: string) => void;
-  notes: string[];
-}
+export type FanoutContext = BenchContext;
 
 const SUBSCRIBERS = 1000;
 /**

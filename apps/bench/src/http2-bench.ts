@@ -10,17 +10,12 @@ import { parseLoadOutput, type LoadResult } from "./loadgen-output.js";
 import { pinned, runCommand, spawnServer, type RunningServer } from "./processes.js";
 import type { Row } from "./report.js";
 import { median } from "./stats.js";
+import type { BenchContext } from "./context.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-export interface Http2BenchContext {
+export interface Http2BenchContext extends BenchContext {
   quick: boolean;
-  rounds: number;
-  seconds: number;
-  warmup: number;
-  selected: (name: string) => boolean;
-  log: (line: string) => void;
-  notes: string[];
 }
 
 const TRANSPORTS = [

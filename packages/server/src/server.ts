@@ -238,13 +238,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       server.on("request", this.onPlainRequest);
       this.attachHttp2(server);
       server.on("upgrade", this.onUpgradeEvent);
-      server.on("error", (error) => {
-        if (!server.listening) this.listenFailed = true;
-        if (this.listenWaiters === 0 || this.listenerCount("error") > 0) this.emit("error", error);
-      });
-      server.on("listening", () => this.emit("listening"));
-      server.listen(options.port, options.host, options.backlog);
-      this.httpServer = server;
+      this.httpServer = this.listenOwn(server, options);
       this.ownsServer = true;
     } else if (options.port !== undefined) {
       // SECURITY.md rows 9 and 14: the head is bounded in bytes and lines, and timed from accept.
@@ -259,14 +253,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         },
       );
       this.readingHead = reading;
-      server.on("error", (error) => {
-        if (!server.listening) this.listenFailed = true;
-        // While `listening()` waits, it reports the failure; otherwise the usual 'error' rules apply.
-        if (this.listenWaiters === 0 || this.listenerCount("error") > 0) this.emit("error", error);
-      });
-      server.on("listening", () => this.emit("listening"));
-      server.listen(options.port, options.host, options.backlog);
-      this.httpServer = server;
+      this.httpServer = this.listenOwn(server, options);
       this.ownsServer = true;
     } else if (options.server !== undefined) {
       this.httpServer = options.server;
@@ -281,6 +268,18 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       this.httpServer = null;
       this.ownsServer = false;
     }
+  }
+
+  /** Starts the own-port listener (net.Server or HTTP/2) and forwards its `listening` and `error`. */
+  private listenOwn<S extends NetServer>(server: S, { port, host, backlog }: Pick<ServerOptions<T>, "port" | "host" | "backlog">): S {
+    server.on("error", (error) => {
+      if (!server.listening) this.listenFailed = true;
+      // While `listening()` waits, it reports the failure; otherwise the usual 'error' rules apply.
+      if (this.listenWaiters === 0 || this.listenerCount("error") > 0) this.emit("error", error);
+    });
+    server.on("listening", () => this.emit("listening"));
+    server.listen(port, host, backlog);
+    return server;
   }
 
   /** The own-port server's address (or the attached server's), null before listening or in noServer mode. */

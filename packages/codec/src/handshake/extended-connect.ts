@@ -12,7 +12,7 @@
 import type { ExtensionOffer } from "../extension.js";
 import { formatExtensionHeader, isToken, parseExtensionHeader, parseSubprotocolHeader } from "../header-lists.js";
 import { isValidKey } from "./key.js";
-import { type ExtraHeaders, type HeaderFields, joinedHeader, messageFields, singleHeaderValue } from "./request.js";
+import { type ExtraHeaders, type HeaderFields, isFieldValue, joinedHeader, messageFields, parseOfferedLists, singleHeaderValue } from "./request.js";
 
 /** The parts of an HTTP/2 request that validation reads: Node's `stream` event arguments fit. */
 export interface ConnectRequestLike {
@@ -96,20 +96,9 @@ export function validateConnectRequest(req: ConnectRequestLike): ConnectRequestR
   if (singleHeaderValue(headers, "sec-websocket-version") !== "13") {
     return reject(426, "Unsupported or missing Sec-WebSocket-Version", { "sec-websocket-version": "13" });
   }
-  let protocols: string[] = [];
-  const protocolHeader = joinedHeader(headers, "sec-websocket-protocol");
-  if (protocolHeader !== undefined) {
-    const parsed = protocolHeader === null ? null : parseSubprotocolHeader(protocolHeader);
-    if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Protocol header");
-    protocols = parsed;
-  }
-  let extensions: ExtensionOffer[] = [];
-  const extensionHeader = joinedHeader(headers, "sec-websocket-extensions");
-  if (extensionHeader !== undefined) {
-    const parsed = extensionHeader === null ? null : parseExtensionHeader(extensionHeader);
-    if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Extensions header");
-    extensions = parsed;
-  }
+  const offered = parseOfferedLists(headers);
+  if (typeof offered === "string") return reject(400, offered);
+  const { protocols, extensions } = offered;
   const key = singleHeaderValue(headers, "sec-websocket-key");
   const accepted: ConnectRequestAccepted = { ok: true, version: 13, path, authority, scheme, protocols, extensions };
   if (key !== null && isValidKey(key)) accepted.key = key;
@@ -134,15 +123,6 @@ const CONNECT_RESERVED: ReadonlySet<string> = new Set([
   "sec-websocket-extensions",
 ]);
 
-/** field-value (RFC 9110 §5.5) without CR, LF, NUL or other controls. */
-function isFieldValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code === 0x09) continue;
-    if (code < 0x20 || code === 0x7f || code > 0xff) return false;
-  }
-  return true;
-}
 
 /**
  * Copies user headers into `target` under lower-case names (RFC 9113 §8.2.1: upper case is

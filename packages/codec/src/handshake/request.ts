@@ -184,6 +184,30 @@ function isHttp11OrLater(version: string): boolean {
 }
 
 /**
+ * The subprotocols and extensions a request offers, shared by the upgrade (RFC 6455) and the
+ * extended CONNECT (RFC 8441 §5, which keeps both headers). Either field may be repeated: the lines
+ * form one list (§4.2.1 items 8 and 9, §11.3.4). Extensions are checked for syntax only here; each
+ * validates its own parameters. Returns the reason of a 400 for a malformed one.
+ */
+export function parseOfferedLists(headers: unknown): { protocols: string[]; extensions: ExtensionOffer[] } | string {
+  let protocols: string[] = [];
+  const protocolHeader = joinedHeader(headers, "sec-websocket-protocol");
+  if (protocolHeader !== undefined) {
+    const parsed = protocolHeader === null ? null : parseSubprotocolHeader(protocolHeader);
+    if (parsed === null) return "Invalid Sec-WebSocket-Protocol header";
+    protocols = parsed;
+  }
+  let extensions: ExtensionOffer[] = [];
+  const extensionHeader = joinedHeader(headers, "sec-websocket-extensions");
+  if (extensionHeader !== undefined) {
+    const parsed = extensionHeader === null ? null : parseExtensionHeader(extensionHeader);
+    if (parsed === null) return "Invalid Sec-WebSocket-Extensions header";
+    extensions = parsed;
+  }
+  return { protocols, extensions };
+}
+
+/**
  * Validates a client's opening handshake (RFC 6455 §4.2.1). Header names are read in lower case, as
  * Node gives them; with `rawHeaders` (as on Node's `IncomingMessage`) every received line counts, so
  * two `Host` lines are refused however `headers` shows them. Never throws: a bad request gives
@@ -222,23 +246,9 @@ export function validateUpgradeRequest(req: UpgradeRequestLike): UpgradeRequestR
   const key = singleHeaderValue(headers, "sec-websocket-key");
   if (key === null || !isValidKey(key)) return reject(400, "Missing or invalid Sec-WebSocket-Key header");
 
-  // §4.2.1 item 8 and §11.3.4: the field may be repeated; the lines form one list of unique tokens.
-  let protocols: string[] = [];
-  const protocolHeader = joinedHeader(headers, "sec-websocket-protocol");
-  if (protocolHeader !== undefined) {
-    const parsed = protocolHeader === null ? null : parseSubprotocolHeader(protocolHeader);
-    if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Protocol header");
-    protocols = parsed;
-  }
-
-  // §4.2.1 item 9 and §9.1: syntax only here; each extension validates its own parameters.
-  let extensions: ExtensionOffer[] = [];
-  const extensionHeader = joinedHeader(headers, "sec-websocket-extensions");
-  if (extensionHeader !== undefined) {
-    const parsed = extensionHeader === null ? null : parseExtensionHeader(extensionHeader);
-    if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Extensions header");
-    extensions = parsed;
-  }
+  const offered = parseOfferedLists(headers);
+  if (typeof offered === "string") return reject(400, offered);
+  const { protocols, extensions } = offered;
 
   return { ok: true, key, version: 13, protocols, extensions };
 }
@@ -250,7 +260,7 @@ export type ExtraHeaders = Record<string, string | string[]>;
  * field-value (RFC 9110 §5.5): HTAB, SP, VCHAR and obs-text; no CR, LF, NUL or other controls, which
  * could end the field early and inject headers or a body. The same rule Node's `setHeader` applies.
  */
-function isFieldValue(value: string): boolean {
+export function isFieldValue(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
     if (code === 0x09) continue;
