@@ -40,10 +40,29 @@ export class RequestHeadFailure extends Error {
 
 /** Per-socket state while the head arrives; dropped once it has (nothing of it outlives the handshake). */
 interface HeadState {
-  /** Bytes received so far when the head spans reads (null while it fits in the current chunk). */
+  /**
+   * The head so far when it spans reads (null while it fits in the current chunk): a buffer that
+   * doubles when full, so that a head sent a byte at a time costs linear copying, not quadratic.
+   */
   pending: Buffer | null;
-  /** How many of `pending`'s bytes were searched for the end already. */
+  /** How many bytes of `pending` hold the head. */
+  length: number;
+  /** How many of those bytes were searched for the end already. */
   scanned: number;
+}
+
+/** Appends `chunk` to the head kept so far and returns the whole head received (a view). */
+function appendToHead(state: HeadState, chunk: Buffer): Buffer {
+  let pending = state.pending!;
+  const length = state.length + chunk.length;
+  if (length > pending.length) {
+    const grown = Buffer.allocUnsafe(Math.max(pending.length * 2, length));
+    pending.copy(grown, 0, 0, state.length);
+    pending = state.pending = grown;
+  }
+  chunk.copy(pending, state.length);
+  state.length = length;
+  return pending.subarray(0, length);
 }
 
 const kHead = Symbol("headState");
@@ -72,14 +91,17 @@ export function createStandaloneServer(limits: StandaloneLimits, handlers: Stand
     let bytes = chunk;
     let from = 0;
     if (state.pending !== null) {
-      bytes = Buffer.concat([state.pending, chunk]);
+      bytes = appendToHead(state, chunk);
       from = state.scanned;
     }
     const end = findRequestHeadEnd(bytes, from);
     if (end === -1 || end > limits.maxHeaderSize) {
       if (end === -1 && bytes.length <= limits.maxHeaderSize) {
-        // Kept as a copy: a chunk from the socket may be a view into a larger pooled buffer.
-        state.pending = state.pending === null ? Buffer.from(bytes) : bytes;
+        if (state.pending === null) {
+          // Kept as a copy: a chunk from the socket may be a view into a larger pooled buffer.
+          state.pending = Buffer.from(bytes);
+          state.length = bytes.length;
+        }
         state.scanned = bytes.length;
         return;
       }
@@ -128,7 +150,7 @@ export function createStandaloneServer(limits: StandaloneLimits, handlers: Stand
   }
 
   const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket: ReadingSocket) => {
-    socket[kHead] = { pending: null, scanned: 0 };
+    socket[kHead] = { pending: null, length: 0, scanned: 0 };
     reading.add(socket);
     socket.on("data", onData);
     socket.on("end", onEnd);

@@ -39,6 +39,21 @@ async function exchange(port: number, head: string): Promise<{ status: number; c
 
 // Every test here runs on both paths a request head can take (see helpers.ts).
 describe.each(SERVER_PATHS)("on the %s path", (serverPath) => {
+  it("a head sent a byte per write, with a frame right behind it, is read whole and the frame echoed", async () => {
+    const wss = await server(serverPath);
+    const client = await RawClient.open(wss.port);
+    cleanups.push(async () => client.destroy());
+    const head = Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${"p".repeat(2000)}\r\n${UPGRADE}\r\n`, "latin1");
+    for (let i = 0; i < head.length; i++) {
+      client.send(head.subarray(i, i + 1));
+      // Yield now and then, so that the bytes arrive in many reads.
+      if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    client.sendFrame({ opcode: OP.text, payload: "behind the head" });
+    expect((await client.readHttpHead()).status).toBe(101);
+    expect((await client.readMessage()).data.toString()).toBe("behind the head");
+  });
+
   describe("Host (RFC 6455 §4.2.1 item 2: exactly one)", () => {
     it.each([
       ["two different values", "Host: a.example\r\nHost: b.example\r\n"],
