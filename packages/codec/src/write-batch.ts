@@ -16,8 +16,13 @@ export const WRITE_OVERHEAD = 512;
 
 /** Chunks up to this size are copied into the batch; larger ones are written as they are. */
 export const BATCH_CHUNK_MAX = 2048 + 14;
-/** A batch is written out once it holds this many bytes... */
-export const BATCH_MAX_BYTES = 16 * 1024;
+/**
+ * A batch is written out once it holds this many bytes... Large enough that a burst of 1 KiB frames
+ * to one socket (a topic's fan-out) leaves in one system call rather than one per 16: measured in
+ * the fan-out bench, 16 KiB gave 1.09 M deliveries/s, 64 KiB 1.38 M, 256 KiB 1.69 M. The bytes are
+ * counted in `bufferedAmount` all the same, so the limits see them.
+ */
+export const BATCH_MAX_BYTES = 256 * 1024;
 /** ...or this many frames (empty pongs are 2 bytes each). */
 export const BATCH_MAX_CHUNKS = 1024;
 
