@@ -211,7 +211,10 @@ export class Protocol {
     if (this.isClient) throw new Error("client frames are masked per frame and cannot be shared");
     if (this.closeSent) return false;
     if (this.fragmentOpcode !== 0) throw new Error("a fragmented message is being sent; finish it first");
-    this.enqueue(payloadLength, () => this.handler.write(chunks));
+    // Written at once when nothing waits for compression: no closure per frame (a topic's fan-out
+    // sends one frame to each of its subscribers).
+    if (this.writable) this.handler.write(chunks);
+    else this.enqueue(payloadLength, () => this.handler.write(chunks));
     return true;
   }
 
