@@ -7,6 +7,7 @@
 //                           "connections":100,"inflight":16,"size":32,"durationMs":4000,"warmupMs":1000,"pid":123}'
 import { readFileSync } from "node:fs";
 import { Http2Agent, connect, type Connection } from "@ws/client";
+import { cpuWindow, rss } from "./proc.js";
 import { ClosedLoopStats } from "./closed-loop.js";
 
 export interface Http2LoadSpec {
@@ -29,29 +30,8 @@ export interface Http2LoadOptions extends Http2LoadSpec {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function procStatus(pid: number | undefined, field: RegExp): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const match = field.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) * 1024 : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
 
-const rss = (pid: number | undefined): number => procStatus(pid, /VmRSS:\s*(\d+)\s*kB/);
 
-/** CPU seconds (user + system) the process `pid` has used, from /proc; NaN when unreadable. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 class Generator {
   readonly #options: Http2LoadOptions;
@@ -112,23 +92,16 @@ async function echo(options: Http2LoadOptions, generator: Generator): Promise<Re
       conn.send(payload);
     }
   });
-  let cpuAtWindow = process.cpuUsage();
-  let serverCpuAtWindow = cpuSeconds(options.pid);
-  setTimeout(() => {
-    cpuAtWindow = process.cpuUsage();
-    serverCpuAtWindow = cpuSeconds(options.pid);
-  }, options.warmupMs);
+  const cpu = cpuWindow(options.pid, options.warmupMs);
   await sleep(options.warmupMs + options.durationMs);
-  const cpu = process.cpuUsage(cpuAtWindow);
-  const serverCpu = cpuSeconds(options.pid) - serverCpuAtWindow;
+  const cpuUse = cpu.read(options.durationMs);
   running = false;
   await Promise.race([Promise.all(conns.map((conn) => conn.close(1000))), sleep(3000)]);
   return {
     ...stats.summary(options.durationMs),
     mismatches,
     sessions,
-    client_cpu_pct: ((cpu.user + cpu.system) / 1000 / options.durationMs) * 100,
-    server_cpu_pct: (serverCpu * 1000 * 100) / options.durationMs,
+    ...cpuUse,
   };
 }
 
@@ -143,12 +116,7 @@ async function connectCycles(options: Http2LoadOptions, generator: Generator): P
   const windowEnd = windowStart + options.durationMs;
   let cycles = 0;
   let errors = 0;
-  let cpuAtWindow = process.cpuUsage();
-  let serverCpuAtWindow = cpuSeconds(options.pid);
-  setTimeout(() => {
-    cpuAtWindow = process.cpuUsage();
-    serverCpuAtWindow = cpuSeconds(options.pid);
-  }, options.warmupMs);
+  const cpu = cpuWindow(options.pid, options.warmupMs);
   const loop = async (): Promise<void> => {
     while (performance.now() < windowEnd) {
       try {
@@ -162,14 +130,12 @@ async function connectCycles(options: Http2LoadOptions, generator: Generator): P
     }
   };
   await Promise.all(Array.from({ length: options.connections }, loop));
-  const cpu = process.cpuUsage(cpuAtWindow);
-  const serverCpu = cpuSeconds(options.pid) - serverCpuAtWindow;
+  const cpuUse = cpu.read(options.durationMs);
   await anchor?.close(1000);
   return {
     conn_per_s: cycles / (options.durationMs / 1000),
     connect_errors: errors,
-    client_cpu_pct: ((cpu.user + cpu.system) / 1000 / options.durationMs) * 100,
-    server_cpu_pct: (serverCpu * 1000 * 100) / options.durationMs,
+    ...cpuUse,
   };
 }
 

@@ -5,9 +5,9 @@
 //   node loadgen.mjs '{"mode":"echo","url":"ws://127.0.0.1:1/","connections":100,"inflight":16,
 //                      "size":32,"durationMs":5000,"warmupMs":1000,"client":"ws","deflate":false,
 //                      "text":false,"pid":123}'
-import { readFileSync } from "node:fs";
 import { connect } from "@ws/client";
 import { WebSocket as WsWebSocket } from "ws";
+import { cpuWindow, rss } from "./proc.js";
 import { ClosedLoopStats, jsonLikeText } from "./closed-loop.js";
 import type { LoadgenSpec } from "./processes.js";
 
@@ -83,27 +83,7 @@ async function open(options: LoadgenOptions, onMessage: OnMessage): Promise<Peer
   };
 }
 
-function rss(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const match = /VmRSS:\s*(\d+)\s*kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) * 1024 : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
 
-/** CPU seconds (user + system) the process `pid` has used, from /proc; NaN when unreadable. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return Number.NaN;
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -149,12 +129,7 @@ async function echo(options: LoadgenOptions): Promise<Record<string, unknown>> {
     };
   });
   stats = new ClosedLoopStats(performance.now(), options.warmupMs, options.durationMs);
-  let cpuAtWindow = process.cpuUsage();
-  let serverCpuAtWindow = cpuSeconds(options.pid);
-  setTimeout(() => {
-    cpuAtWindow = process.cpuUsage();
-    serverCpuAtWindow = cpuSeconds(options.pid);
-  }, options.warmupMs);
+  const cpu = cpuWindow(options.pid, options.warmupMs);
   for (let i = 0; i < peers.length; i++) {
     for (let k = 0; k < options.inflight; k++) {
       queues[i]!.push(performance.now());
@@ -163,16 +138,14 @@ async function echo(options: LoadgenOptions): Promise<Record<string, unknown>> {
   }
   await sleep(options.warmupMs + options.durationMs);
   const rssAfter = rss(options.pid);
-  const cpu = process.cpuUsage(cpuAtWindow);
-  const serverCpu = cpuSeconds(options.pid) - serverCpuAtWindow;
+  const cpuUse = cpu.read(options.durationMs);
   running = false;
   await Promise.race([Promise.all(peers.map((p) => p.close())), sleep(3000)]);
   return {
     ...stats.summary(options.durationMs),
     bytes_per_conn: (rssAfter - rssBefore) / options.connections,
     mismatches,
-    client_cpu_pct: ((cpu.user + cpu.system) / 1000 / options.durationMs) * 100,
-    server_cpu_pct: (serverCpu * 1000 * 100) / options.durationMs,
+    ...cpuUse,
   };
 }
 
