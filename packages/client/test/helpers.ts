@@ -335,9 +335,9 @@ export async function serverClosingFirst(
   const closeNow = new Promise<void>((resolve) => (sendClose = resolve));
   let received = 0;
   const server = await scriptedServer(async (peer) => {
-    await peer.accept();
-    // `withHandshake`: the close frame follows the 101 at once, before the client has sent anything.
-    if (options.withHandshake === true) peer.write(closeFrame(code, reason));
+    // `withHandshake`: the close frame comes with the 101, before the client has sent anything.
+    if (options.withHandshake === true) await peer.acceptWithClose(code, reason);
+    else await peer.accept();
     peer.socket.pause();
     await closeNow;
     if (options.withHandshake !== true) peer.write(closeFrame(code, reason));
