@@ -37,4 +37,57 @@ describe("WriteBatch", () => {
     for (let i = 0; i < BATCH_MAX_CHUNKS; i++) batch.add(empty);
     expect(batch.isFullFor(empty)).toBe(true);
   });
+
+  it("hands batches holding the same chunks one shared copy (a topic's fan-out)", () => {
+    const frames = [Uint8Array.of(1, 2), Uint8Array.of(3), Uint8Array.of(4, 5, 6)];
+    const subscribers = [new WriteBatch(), new WriteBatch(), new WriteBatch()];
+    for (const frame of frames) for (const batch of subscribers) batch.add(frame);
+    const taken = subscribers.map((batch) => batch.take()!);
+    expect(Array.from(taken[0]!)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(taken[1]).toBe(taken[0]);
+    expect(taken[2]).toBe(taken[0]);
+    for (const batch of subscribers) expect(batch.empty).toBe(true);
+  });
+
+  it("copies a batch that differs by one chunk, or by order, on its own", () => {
+    const a = Uint8Array.of(1);
+    const b = Uint8Array.of(2);
+    const pong = Uint8Array.of(0x8a, 0);
+    const first = new WriteBatch();
+    const second = new WriteBatch();
+    const third = new WriteBatch();
+    first.add(a);
+    first.add(b);
+    second.add(a);
+    second.add(pong);
+    second.add(b);
+    third.add(b);
+    third.add(a);
+    const one = first.take()!;
+    const two = second.take()!;
+    const three = third.take()!;
+    expect(two).not.toBe(one);
+    expect(three).not.toBe(one);
+    expect(Array.from(one)).toEqual([1, 2]);
+    expect(Array.from(two)).toEqual([1, 0x8a, 0, 2]);
+    expect(Array.from(three)).toEqual([2, 1]);
+    // Equal again to the first: a copy of its own, with the same bytes.
+    first.add(a);
+    first.add(b);
+    const again = first.take()!;
+    expect(Array.from(again)).toEqual([1, 2]);
+  });
+
+  it("reuses a batch after it is taken, whatever it shared", () => {
+    const shared = [Uint8Array.of(7), Uint8Array.of(8)];
+    const x = new WriteBatch();
+    const y = new WriteBatch();
+    for (const batch of [x, y]) for (const chunk of shared) batch.add(chunk);
+    const fromX = x.take()!;
+    expect(y.take()).toBe(fromX);
+    x.add(Uint8Array.of(9));
+    x.add(Uint8Array.of(10));
+    expect(Array.from(x.take()!)).toEqual([9, 10]);
+    expect(Array.from(fromX)).toEqual([7, 8]);
+  });
 });

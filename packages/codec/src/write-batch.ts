@@ -26,6 +26,23 @@ export const BATCH_MAX_BYTES = 256 * 1024;
 /** ...or this many frames (empty pongs are 2 bytes each). */
 export const BATCH_MAX_CHUNKS = 1024;
 
+/**
+ * The last batch taken, shared by every `WriteBatch` in the process: its chunks and the buffer they
+ * were copied into. A topic's fan-out queues the same frame objects, in the same order, on each of
+ * its subscribers, so their batches are equal chunk for chunk; the first is copied, the others are
+ * handed that same buffer (a batch's frames are never modified, and neither is a buffer once it
+ * is written). That saves a copy per subscriber and the memory of one per subscriber queued on a
+ * slow socket; a batch that differs costs one comparison.
+ */
+const lastTaken: { chunks: Uint8Array[]; result: Uint8Array | null } = { chunks: [], result: null };
+
+/** Whether `a` holds the same chunk objects as `b`, in the same order. */
+function sameChunks(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Small chunks waiting to be written as one. Sans-I/O: the shell takes them and writes them. */
 export class WriteBatch {
   /** Bytes held. */
@@ -52,21 +69,34 @@ export class WriteBatch {
     this.bytes += chunk.length;
   }
 
-  /** The held chunks as one buffer (the chunk itself when there is only one), emptying the batch. */
+  /**
+   * The held chunks as one buffer (the chunk itself when there is only one), emptying the batch.
+   * The buffer may be shared with other batches that held the same chunks: never modify it.
+   */
   take(): Uint8Array | null {
     const chunks = this.chunks;
     if (chunks.length === 0) return null;
     let result: Uint8Array;
-    if (chunks.length === 1) result = chunks[0]!;
-    else {
+    if (chunks.length === 1) {
+      result = chunks[0]!;
+      chunks.length = 0;
+    } else if (sameChunks(chunks, lastTaken.chunks)) {
+      result = lastTaken.result!;
+      chunks.length = 0;
+    } else {
       result = allocUnfilled(this.bytes);
       let offset = 0;
       for (const chunk of chunks) {
         result.set(chunk, offset);
         offset += chunk.length;
       }
+      // The arrays trade places, so remembering this batch allocates nothing.
+      const previous = lastTaken.chunks;
+      previous.length = 0;
+      lastTaken.chunks = chunks;
+      lastTaken.result = result;
+      this.chunks = previous;
     }
-    chunks.length = 0;
     this.bytes = 0;
     return result;
   }
