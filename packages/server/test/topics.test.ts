@@ -72,6 +72,33 @@ describe("topics", () => {
     expect((await a.client.readMessage()).data.toString()).toBe("direct");
   });
 
+  it("delivers each subscriber its own stream when batches share a copy and one also gets direct sends", async () => {
+    const { server, connect } = await setup();
+    const peers = [];
+    for (let i = 0; i < 6; i++) {
+      const peer = await connect();
+      peer.conn.subscribe("feed");
+      peers.push(peer);
+    }
+    // One tick: the subscribers' batches hold the same frames, except the third one's, which has
+    // direct sends among them; the sixth leaves halfway.
+    for (let n = 0; n < 40; n++) {
+      server.publish("feed", `m${n}`);
+      if (n % 10 === 3) peers[2]!.conn.send(`direct${n}`);
+      if (n === 19) peers[5]!.conn.unsubscribe("feed");
+    }
+    const expected = Array.from({ length: 40 }, (_, n) => `m${n}`);
+    for (const [index, peer] of peers.entries()) {
+      const want = index === 2 ? expected.flatMap((m, n) => (n % 10 === 3 ? [m, `direct${n}`] : [m])) : index === 5 ? expected.slice(0, 20) : expected;
+      const got = [];
+      for (let i = 0; i < want.length; i++) got.push((await peer.client.readMessage()).data.toString());
+      expect(got).toEqual(want);
+    }
+    // Nothing more was queued for the one that left: the next thing it reads is what we send now.
+    peers[5]!.conn.send("after");
+    expect((await peers[5]!.client.readMessage()).data.toString()).toBe("after");
+  });
+
   it("takes a prepared message", async () => {
     const { server, connect } = await setup();
     const a = await connect();
