@@ -150,4 +150,24 @@ describe("echo-server", () => {
     const [code] = (await once(proc, "exit")) as [number | null];
     expect(code).toBe(0);
   });
+
+  it('reads the flags after a leading "--" (pnpm start -- --port N) and refuses stray arguments', async () => {
+    const proc = spawn(process.execPath, [main, "--", "--port", "0", "--no-compression"], { stdio: ["ignore", "pipe", "inherit"] });
+    child = proc;
+    const [line] = (await once(createInterface({ input: proc.stdout! }), "line")) as [string];
+    const url = new URL(line);
+    expect(url.port).not.toBe("9001");
+    const { client, head } = await Client.open(url, "permessage-deflate");
+    expect(head.toLowerCase()).not.toContain("sec-websocket-extensions");
+    client.socket.destroy();
+    proc.kill("SIGINT");
+    expect(((await once(proc, "exit")) as [number | null])[0]).toBe(0);
+
+    const stray = spawn(process.execPath, [main, "--port", "0", "9002"], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    stray.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(stray, "exit")) as [number | null];
+    expect(code).toBe(2);
+    expect(stderr).toContain("unexpected argument: 9002");
+  });
 });

@@ -12,16 +12,22 @@ function usage(message: string): never {
 
 let values: { port?: string; host?: string; "no-compression"?: boolean; help?: boolean };
 try {
-  ({ values } = parseArgs({
+  // `pnpm start -- --port 1` passes the "--" through, and parseArgs would take every flag after
+  // it for a positional.
+  const args = process.argv.slice(2);
+  if (args[0] === "--") args.shift();
+  let positionals: string[];
+  ({ values, positionals } = parseArgs({
+    args,
     options: {
       port: { type: "string", short: "p" },
       host: { type: "string", short: "h" },
       "no-compression": { type: "boolean" },
       help: { type: "boolean" },
     },
-    // `pnpm start -- --port 1` passes the "--" through.
     allowPositionals: true,
   }));
+  if (positionals.length > 0) usage(`unexpected argument: ${positionals[0]}`);
 } catch (error) {
   usage((error as Error).message);
 }
