@@ -6,7 +6,7 @@ import { encodeFrame } from "./frame-writer.js";
 import type { ReceiveLimits } from "./limits.js";
 import { defaultMaskKeyPool, type MaskKeyPool } from "./mask-key.js";
 import { Opcode } from "./opcode.js";
-import { Receiver, type ReceiverHandler } from "./receiver.js";
+import { Receiver } from "./receiver.js";
 
 /** What the protocol core asks of its I/O shell, and what it reports. */
 export interface ProtocolHandler {
@@ -130,7 +130,8 @@ export class Protocol {
     this.compression = options.compression ?? null;
     this.maskKeys = options.maskKeys ?? defaultMaskKeyPool;
     this.autoPong = options.autoPong ?? true;
-    this.receiver = new Receiver(options, new ReceiverEvents(this, handler));
+    // The protocol is the receiver's handler itself: no adapter object per connection.
+    this.receiver = new Receiver(options, this);
   }
 
   /**
@@ -153,7 +154,7 @@ export class Protocol {
    * then the close frame); then `closeTransport` is called, after everything queued to send.
    */
   receiveEnd(): void {
-    if (this.receiver.end()) this.inputEnded();
+    if (this.receiver.end()) this.onEnd();
   }
 
   /** The transport closed (or failed): nothing more will arrive, and nothing waiting is processed. */
@@ -162,8 +163,8 @@ export class Protocol {
     this.state = "closed";
   }
 
-  /** @internal All input has been processed after the peer's FIN (called by the receiver's events). */
-  inputEnded(): void {
+  /** @internal The receiver parsed all input after the peer's FIN (`ReceiverHandler.onEnd`). */
+  onEnd(): void {
     this.state = "closed";
     this.endTransport();
   }
@@ -264,8 +265,8 @@ export class Protocol {
     this.sendControl(Opcode.Close, payload);
   }
 
-  /** @internal The peer's close frame (called by the receiver). */
-  receiveClose(code: number, reason: string): void {
+  /** @internal The peer's close frame (`ReceiverHandler.onClose`). */
+  onClose(code: number, reason: string): void {
     this.closeReceived = true;
     this.closeCode = code;
     this.closeReason = reason;
@@ -280,8 +281,8 @@ export class Protocol {
     if (!this.isClient) this.endTransport();
   }
 
-  /** @internal The peer broke the protocol (called by the receiver). */
-  failConnection(error: WebSocketError): void {
+  /** @internal The peer broke the protocol (`ReceiverHandler.onError`). */
+  onError(error: WebSocketError): void {
     // RFC 6455 §7.1.7: send a close frame with the matching code, then close the connection.
     if (!this.closeSent) {
       this.closeSent = true;
@@ -419,58 +420,40 @@ export class Protocol {
   get answersPings(): boolean {
     return this.autoPong && !this.closeSent;
   }
-}
 
-/**
- * Routes the receiver's events to the protocol and its handler. One small object per connection
- * instead of five closures (and their context): idle connections are mostly their fixed overhead.
- */
-class ReceiverEvents implements ReceiverHandler {
-  private readonly protocol: Protocol;
-  private readonly handler: ProtocolHandler;
+  // The rest of `ReceiverHandler`: what the receiver parsed, on its way to the shell.
 
-  constructor(protocol: Protocol, handler: ProtocolHandler) {
-    this.protocol = protocol;
-    this.handler = handler;
-  }
-
+  /** @internal */
   onMessage(data: Uint8Array, isBinary: boolean): void {
     this.handler.onMessage(data, isBinary);
   }
 
+  /** @internal The peer's ping: answered (RFC 6455 §5.5.2), or deferred while the shell's buffer is full. */
   onPing(payload: Uint8Array): void {
+    const handler = this.handler;
     let answered = false;
-    if (this.protocol.answersPings) {
-      if (this.handler.pongBacklogged?.() === true) this.protocol.deferPong(payload);
-      else if (this.handler.admitPong?.(payload.length) !== false) {
-        this.protocol.sendControl(Opcode.Pong, payload, false);
+    if (this.answersPings) {
+      if (handler.pongBacklogged?.() === true) this.deferPong(payload);
+      else if (handler.admitPong?.(payload.length) !== false) {
+        this.sendControl(Opcode.Pong, payload, false);
         answered = true;
       }
     }
-    this.handler.onPing?.(payload);
+    handler.onPing?.(payload);
     // Told after the ping, so that the shell reports them in the order of the frames.
-    if (answered) this.handler.onPongSent?.(payload);
+    if (answered) handler.onPongSent?.(payload);
   }
 
+  /** @internal */
   onPong(payload: Uint8Array): void {
     this.handler.onPong?.(payload);
   }
 
-  onClose(code: number, reason: string): void {
-    this.protocol.receiveClose(code, reason);
-  }
-
-  onError(error: WebSocketError): void {
-    this.protocol.failConnection(error);
-  }
-
+  /** @internal */
   onReceiveBacklog(backlogged: boolean): void {
     this.handler.onReceiveBacklog?.(backlogged);
   }
-
-  onEnd(): void {
-    this.protocol.inputEnded();
-  }
 }
+
 
 const EMPTY = new Uint8Array(0);

@@ -8,7 +8,6 @@ import {
   QUEUE_ENTRY_OVERHEAD,
   WRITE_OVERHEAD,
   WriteBatch,
-  type ProtocolHandler,
   type WebSocketError,
 } from "@ws/codec";
 import type { PerMessageDeflate } from "@ws/codec/deflate";
@@ -249,7 +248,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
         maxFragments: settings.maxFragments,
         maxBufferedChunks: settings.maxBufferedChunks,
       },
-      new ProtocolEvents(this),
+      // The connection is the protocol's handler itself (its @internal `write`, `onMessage`,
+      // `onClose`, `onError`…): no adapter object per connection.
+      this,
     );
   }
 
@@ -648,7 +649,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /** @internal Writes what the protocol asks for. */
-  writeChunks(chunks: Uint8Array[]): void {
+  write(chunks: Uint8Array[]): void {
     const socket = this.socket;
     if (socket.destroyed) return;
     for (const chunk of chunks) this.sentBytes += chunk.length;
@@ -849,7 +850,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /** @internal A whole message arrived. */
-  receiveMessage(data: Uint8Array, isBinary: boolean): void {
+  onMessage(data: Uint8Array, isBinary: boolean): void {
     this.active = true;
     this.receivedMessages++;
     const buffer = toBuffer(data);
@@ -869,12 +870,39 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /** @internal The peer's close frame arrived. */
-  receiveClose(code: number, reason: string): void {
+  onClose(code: number, reason: string): void {
     this.closeCode = code;
     this.closeReason = reason;
     if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
     if (this.streaming) this.endStream();
     this.startCloseTimer();
+  }
+
+  /** @internal The peer broke the protocol or a limit; the codec queued the close frame. */
+  onError(error: WebSocketError): void {
+    this.fail(error);
+  }
+
+  /** @internal The peer's ping (its automatic pong, if any, is queued already). */
+  onPing(payload: Uint8Array): void {
+    if (channels.ping.hasSubscribers) this.publishControlFrame("ping", "received", payload);
+    this.emit("ping", toBuffer(payload));
+  }
+
+  /** @internal */
+  onPong(payload: Uint8Array): void {
+    if (channels.pong.hasSubscribers) this.publishControlFrame("pong", "received", payload);
+    this.emit("pong", toBuffer(payload));
+  }
+
+  /** @internal A ping of ours was queued. */
+  onPingSent(payload: Uint8Array): void {
+    if (channels.ping.hasSubscribers) this.publishControlFrame("ping", "sent", payload);
+  }
+
+  /** @internal A pong of ours was queued. */
+  onPongSent(payload: Uint8Array): void {
+    if (channels.pong.hasSubscribers) this.publishControlFrame("pong", "sent", payload);
   }
 
   /** @internal Records why the connection fails and reports it; closing is up to the caller or the protocol. */
@@ -938,7 +966,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /** @internal The codec holds input behind an inflate (or no longer does). */
-  receiveBacklog(backlogged: boolean): void {
+  onReceiveBacklog(backlogged: boolean): void {
     this.inflateBacklog = backlogged;
     this.updateFlow();
   }
@@ -954,65 +982,6 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       this.readPaused = false;
       if (this.state !== ReadyState.CLOSED) this.socket.resume();
     }
-  }
-}
-
-/** Routes the protocol's requests and events to its connection: one object, no closures. */
-class ProtocolEvents implements ProtocolHandler {
-  private readonly conn: SomeConnection;
-
-  constructor(conn: SomeConnection) {
-    this.conn = conn;
-  }
-
-  write(chunks: Uint8Array[]): void {
-    this.conn.writeChunks(chunks);
-  }
-
-  onMessage(data: Uint8Array, isBinary: boolean): void {
-    this.conn.receiveMessage(data, isBinary);
-  }
-
-  onPing(payload: Uint8Array): void {
-    if (channels.ping.hasSubscribers) this.conn.publishControlFrame("ping", "received", payload);
-    this.conn.emit("ping", toBuffer(payload));
-  }
-
-  onPong(payload: Uint8Array): void {
-    if (channels.pong.hasSubscribers) this.conn.publishControlFrame("pong", "received", payload);
-    this.conn.emit("pong", toBuffer(payload));
-  }
-
-  onPingSent(payload: Uint8Array): void {
-    if (channels.ping.hasSubscribers) this.conn.publishControlFrame("ping", "sent", payload);
-  }
-
-  onPongSent(payload: Uint8Array): void {
-    if (channels.pong.hasSubscribers) this.conn.publishControlFrame("pong", "sent", payload);
-  }
-
-  admitPong(size: number): boolean {
-    return this.conn.admitPong(size);
-  }
-
-  pongBacklogged(): boolean {
-    return this.conn.pongBacklogged();
-  }
-
-  onReceiveBacklog(backlogged: boolean): void {
-    this.conn.receiveBacklog(backlogged);
-  }
-
-  onClose(code: number, reason: string): void {
-    this.conn.receiveClose(code, reason);
-  }
-
-  onError(error: WebSocketError): void {
-    this.conn.fail(error);
-  }
-
-  closeTransport(): void {
-    this.conn.closeTransport();
   }
 }
 
