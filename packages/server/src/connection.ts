@@ -124,6 +124,15 @@ export function destroyTransport(transport: Transport): void {
   } else transport.destroy();
 }
 
+/**
+ * A time kept on a connection, rounded up to a whole millisecond: a small integer, which V8 stores
+ * in the object itself, where a fraction would be a separate 16-byte number per field and
+ * connection. Up, so that no deadline passes early (the heartbeat sweeps every 5 ms or more).
+ */
+function wholeMs(time: number): number {
+  return Math.ceil(time);
+}
+
 function toBuffer(bytes: Uint8Array): Buffer {
   // Views of socket reads are Buffers already; only other Uint8Arrays need a Buffer view.
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -201,7 +210,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private sentBytes = 0;
   private receivedMessages = 0;
   private sentMessages = 0;
-  /** `performance.now()` when the connection started, for the close diagnostic's duration. */
+  /** `performance.now()` when the connection started, rounded down, for the close diagnostic's duration. */
   private startedAt = 0;
 
   // Liveness, checked by the server's heartbeat (see `checkLiveness`).
@@ -265,7 +274,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
 
   /**
    * @internal Starts reading. Called by the server after the 'connection' event, with the bytes
-   * read past the handshake and the current heartbeat time (`performance.now()`).
+   * read past the handshake and the current heartbeat time (`performance.now()`). The times kept
+   * are whole milliseconds (see `wholeMs`).
    */
   start(head: Uint8Array | undefined, now: number): void {
     const socket = this.socket as OwnedSocket;
@@ -277,9 +287,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
     socket.on("drain", onSocketDrain);
-    this.pingDeadline = now + this.settings.pingInterval;
-    this.lastActive = now;
-    this.startedAt = now;
+    this.pingDeadline = wholeMs(now + this.settings.pingInterval);
+    this.lastActive = wholeMs(now);
+    this.startedAt = Math.floor(now);
     if (socket.destroyed) {
       this.socketClosed();
       return;
@@ -303,12 +313,12 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       if (!this.awaitingPong) {
         this.heard = false;
         this.awaitingPong = true;
-        this.pingDeadline = now + settings.pongTimeout;
+        this.pingDeadline = wholeMs(now + settings.pongTimeout);
         this.protocolCore.ping();
       } else if (this.heard || this.readPaused) {
         // While we stopped reading on purpose (slow consumer), silence proves nothing.
         this.awaitingPong = false;
-        this.pingDeadline = now + settings.pingInterval;
+        this.pingDeadline = wholeMs(now + settings.pingInterval);
       } else {
         this.fail(new WebSocketServerError(ServerErrorCode.PongTimeout, "no answer to a ping within pongTimeout"));
         destroyTransport(this.socket);
@@ -318,7 +328,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     if (settings.idleTimeout > 0) {
       if (this.active) {
         this.active = false;
-        this.lastActive = now;
+        this.lastActive = wholeMs(now);
       } else if (now - this.lastActive >= settings.idleTimeout) {
         this.close(1000, "idle timeout");
       }
