@@ -2,6 +2,7 @@ import { concatChunks } from "./chunk-list.js";
 import { encodeClosePayload } from "./close.js";
 import { ErrorCode, WebSocketError } from "./errors.js";
 import type { MessageCompression } from "./extension.js";
+import { defineFlags } from "./flags.js";
 import { encodeFrame } from "./frame-writer.js";
 import type { ReceiveLimits } from "./limits.js";
 import { defaultMaskKeyPool, type MaskKeyPool } from "./mask-key.js";
@@ -94,35 +95,35 @@ export const QUEUE_ENTRY_OVERHEAD = 256;
  * side closes TCP.
  */
 export class Protocol {
-  state: ProtocolState = "open";
+  // The public state below is kept in `flags` and `side` (see the accessors after the class): an
+  // idle connection's protocol is then 9 fields, not 23.
+  /** "open", then "closing" once one close frame went either way, "closed" once both did. */
+  declare state: ProtocolState;
   /** Our close frame has been queued. */
-  closeSent = false;
+  declare closeSent: boolean;
   /** The peer's close frame has arrived. */
-  closeReceived = false;
-  /** The peer's close code and reason, once its close frame arrived. */
-  closeCode = 1005;
-  closeReason = "";
+  declare closeReceived: boolean;
+  /** The peer's close code and reason, once its close frame arrived (1005 and "" before). */
+  declare closeCode: number;
+  declare closeReason: string;
 
   private readonly handler: ProtocolHandler;
   private readonly receiver: Receiver;
-  private readonly isClient: boolean;
   private readonly compression: MessageCompression | null;
   private readonly maskKeys: MaskKeyPool;
-  private readonly autoPong: boolean;
-
+  /** `state`, `fragmentOpcode` and the booleans declared below (accessors after the class). */
+  private flags = 0;
+  /** What only some connections need (see `ProtocolSide`); created on first use. */
+  private side: ProtocolSide | null = null;
+  declare private readonly isClient: boolean;
+  declare private readonly autoPong: boolean;
   /** Opcode of a message being sent in fragments, or 0. */
-  private fragmentOpcode = 0;
-  private fragmentCompressed = false;
-  private compressing = false;
-  /** Actions waiting behind a compression job; created on first need. */
-  private queue: QueuedAction[] | null = null;
-  private queueHead = 0;
-  private bytesInQueue = 0;
-  private bytesCompressing = 0;
-  /** Payload of the latest ping whose pong waits for the shell's buffer to drain, or null. */
-  private pendingPong: Uint8Array | null = null;
+  declare private fragmentOpcode: number;
+  declare private fragmentCompressed: boolean;
+  /** A compression job is in flight: what is sent meanwhile waits in `ProtocolSide.queue`. */
+  declare private compressing: boolean;
   /** `closeTransport` has been asked for (or is queued). */
-  private transportEnding = false;
+  declare private transportEnding: boolean;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.handler = handler;
@@ -134,13 +135,18 @@ export class Protocol {
     this.receiver = new Receiver(options, this);
   }
 
+  private sideState(): ProtocolSide {
+    return (this.side ??= new ProtocolSide());
+  }
+
   /**
    * Bytes accepted by `send` but not yet handed to `write`: those being compressed and those
    * queued behind them, each counted with `QUEUE_ENTRY_OVERHEAD`. Part of the shell's
    * `bufferedAmount`.
    */
   get queuedBytes(): number {
-    return this.bytesInQueue + this.bytesCompressing;
+    const side = this.side;
+    return side === null ? 0 : side.bytesInQueue + side.bytesCompressing;
   }
 
   /** Feeds bytes read from the transport. They may be unmasked in place. */
@@ -248,11 +254,11 @@ export class Protocol {
   abort(code: number, reason?: string): void {
     if (this.closeSent) return;
     const payload = encodeClosePayload(code, reason);
-    const queue = this.queue;
-    if (queue !== null) {
-      queue.length = 0;
-      this.queueHead = 0;
-      this.bytesInQueue = 0;
+    const side = this.side;
+    if (side !== null && side.queue !== null) {
+      side.queue.length = 0;
+      side.queueHead = 0;
+      side.bytesInQueue = 0;
     }
     this.fragmentOpcode = 0;
     this.sendClose(payload);
@@ -268,8 +274,9 @@ export class Protocol {
   /** @internal The peer's close frame (`ReceiverHandler.onClose`). */
   onClose(code: number, reason: string): void {
     this.closeReceived = true;
-    this.closeCode = code;
-    this.closeReason = reason;
+    const side = this.sideState();
+    side.closeCode = code;
+    side.closeReason = reason;
     if (!this.closeSent) {
       // RFC 6455 §5.5.1: echo the status code received (none when none came).
       this.closeSent = true;
@@ -316,7 +323,7 @@ export class Protocol {
   /** @internal Answers only the latest of the pings that arrive while the shell's buffer is full. */
   deferPong(payload: Uint8Array): void {
     // A copy: the payload may be a view of a receive buffer that is reused.
-    this.pendingPong = payload.slice();
+    this.sideState().pendingPong = payload.slice();
   }
 
   /**
@@ -324,9 +331,10 @@ export class Protocol {
    * one did (see `ProtocolHandler.pongBacklogged`).
    */
   flushPong(): void {
-    const payload = this.pendingPong;
+    const side = this.side;
+    const payload = side === null ? null : side.pendingPong;
     if (payload === null) return;
-    this.pendingPong = null;
+    side!.pendingPong = null;
     if (!this.closeSent) this.sendControl(Opcode.Pong, payload);
   }
 
@@ -345,7 +353,9 @@ export class Protocol {
 
   /** Nothing waits for compression: a frame may be written at once (no closure, no queue entry). */
   private get writable(): boolean {
-    return !this.compressing && (this.queue === null || this.queueHead === this.queue.length);
+    if (this.compressing) return false;
+    const side = this.side;
+    return side === null || side.queue === null || side.queueHead === side.queue.length;
   }
 
   private sendData(opcode: number, data: Uint8Array, fin: boolean, compress: boolean, first = true): void {
@@ -356,10 +366,11 @@ export class Protocol {
     }
     this.enqueue(data.length, () => {
       this.compressing = true;
-      this.bytesCompressing = data.length + QUEUE_ENTRY_OVERHEAD;
+      const side = this.sideState();
+      side.bytesCompressing = data.length + QUEUE_ENTRY_OVERHEAD;
       this.compression!.compress(data, fin, (error, chunks) => {
         this.compressing = false;
-        this.bytesCompressing = 0;
+        side.bytesCompressing = 0;
         if (error) {
           // Our own compressor failed: nothing the peer did, so fail with 1011 (internal error).
           this.writeFrame(Opcode.Close, encodeClosePayload(1011), true, false);
@@ -386,27 +397,29 @@ export class Protocol {
       return;
     }
     bytes += QUEUE_ENTRY_OVERHEAD;
-    this.bytesInQueue += bytes;
-    (this.queue ??= []).push({ bytes, run });
+    const side = this.sideState();
+    side.bytesInQueue += bytes;
+    (side.queue ??= []).push({ bytes, run });
   }
 
   private drain(): void {
-    const queue = this.queue;
+    const side = this.side;
+    const queue = side === null ? null : side.queue;
     if (queue === null) return;
-    while (!this.compressing && this.queueHead < queue.length) {
-      const action = queue[this.queueHead]!;
-      queue[this.queueHead++] = undefined as unknown as QueuedAction;
-      this.bytesInQueue -= action.bytes;
+    while (!this.compressing && side!.queueHead < queue.length) {
+      const action = queue[side!.queueHead]!;
+      queue[side!.queueHead++] = undefined as unknown as QueuedAction;
+      side!.bytesInQueue -= action.bytes;
       action.run();
     }
-    if (this.queueHead === queue.length) {
+    if (side!.queueHead === queue.length) {
       queue.length = 0;
-      this.queueHead = 0;
-    } else if (this.queueHead >= 1024 && this.queueHead * 2 >= queue.length) {
+      side!.queueHead = 0;
+    } else if (side!.queueHead >= 1024 && side!.queueHead * 2 >= queue.length) {
       // A queue that never empties (every message behind a compression job) would otherwise keep
       // one dead slot per message ever sent: drop the ones already run.
-      queue.splice(0, this.queueHead);
-      this.queueHead = 0;
+      queue.splice(0, side!.queueHead);
+      side!.queueHead = 0;
     }
   }
 
@@ -455,5 +468,78 @@ export class Protocol {
   }
 }
 
+
+/**
+ * What only some connections need, kept out of the protocol until first used: the queue behind a
+ * compression job, a pong waiting for the shell's buffer, the peer's close code and reason.
+ */
+class ProtocolSide {
+  /** Actions waiting behind a compression job, in order. */
+  queue: QueuedAction[] | null = null;
+  queueHead = 0;
+  bytesInQueue = 0;
+  bytesCompressing = 0;
+  /** Payload of the latest ping whose pong waits for the shell's buffer to drain, or null. */
+  pendingPong: Uint8Array | null = null;
+  closeCode = 1005;
+  closeReason = "";
+}
+
+/** `Protocol.flags`: the state in the low two bits, `fragmentOpcode` in the next four, then the booleans. */
+const STATES: readonly ProtocolState[] = ["open", "closing", "closed"];
+const STATE_MASK = 0b11;
+const FRAGMENT_OPCODE_SHIFT = 2;
+const FRAGMENT_OPCODE_MASK = 0b1111 << FRAGMENT_OPCODE_SHIFT;
+
+defineFlags(Protocol.prototype, {
+  closeSent: 1 << 6,
+  closeReceived: 1 << 7,
+  isClient: 1 << 8,
+  autoPong: 1 << 9,
+  fragmentCompressed: 1 << 10,
+  compressing: 1 << 11,
+  transportEnding: 1 << 12,
+});
+
+type ProtocolFields = { flags: number; side: ProtocolSide | null };
+
+Object.defineProperties(Protocol.prototype, {
+  state: {
+    get(this: ProtocolFields): ProtocolState {
+      return STATES[this.flags & STATE_MASK]!;
+    },
+    set(this: ProtocolFields, state: ProtocolState): void {
+      this.flags = (this.flags & ~STATE_MASK) | STATES.indexOf(state);
+    },
+    configurable: true,
+  },
+  fragmentOpcode: {
+    get(this: ProtocolFields): number {
+      return (this.flags & FRAGMENT_OPCODE_MASK) >> FRAGMENT_OPCODE_SHIFT;
+    },
+    set(this: ProtocolFields, opcode: number): void {
+      this.flags = (this.flags & ~FRAGMENT_OPCODE_MASK) | (opcode << FRAGMENT_OPCODE_SHIFT);
+    },
+    configurable: true,
+  },
+  closeCode: {
+    get(this: ProtocolFields): number {
+      return this.side === null ? 1005 : this.side.closeCode;
+    },
+    set(this: ProtocolFields, code: number): void {
+      (this.side ??= new ProtocolSide()).closeCode = code;
+    },
+    configurable: true,
+  },
+  closeReason: {
+    get(this: ProtocolFields): string {
+      return this.side === null ? "" : this.side.closeReason;
+    },
+    set(this: ProtocolFields, reason: string): void {
+      (this.side ??= new ProtocolSide()).closeReason = reason;
+    },
+    configurable: true,
+  },
+});
 
 const EMPTY = new Uint8Array(0);

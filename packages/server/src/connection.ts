@@ -189,7 +189,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private readonly registry: TopicRegistry<T> | null;
   /** Allocated on the first subscribe: most connections of many servers never subscribe. */
   private subscriptions: Set<string> | null = null;
-  /** The booleans below and `state`, packed (see `FLAGS`): one field instead of thirteen. */
+  /** `state` and the booleans declared below, packed (accessors after the class): one field, not thirteen. */
   private flags: number = ReadyState.OPEN;
   /** What only some connections ever need (see `SideState`); created on first use. */
   private side: SideState | null = null;
