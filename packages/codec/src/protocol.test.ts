@@ -460,7 +460,7 @@ describe("Protocol: the queue behind compression", () => {
       c.protocol.send(text(""), false, { compress: false });
       jobs.shift()!();
     }
-    const queue = (c.protocol as unknown as { queue: unknown[] | null }).queue;
+    const queue = (c.protocol as unknown as { side: { queue: unknown[] | null } }).side.queue;
     expect(queue!.length).toBeLessThan(4096);
     expect(c.sent().length).toBeGreaterThan(39_000);
   });

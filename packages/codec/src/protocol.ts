@@ -2,11 +2,12 @@ import { concatChunks } from "./chunk-list.js";
 import { encodeClosePayload } from "./close.js";
 import { ErrorCode, WebSocketError } from "./errors.js";
 import type { MessageCompression } from "./extension.js";
+import { defineFlags } from "./flags.js";
 import { encodeFrame } from "./frame-writer.js";
 import type { ReceiveLimits } from "./limits.js";
 import { defaultMaskKeyPool, type MaskKeyPool } from "./mask-key.js";
 import { Opcode } from "./opcode.js";
-import { Receiver, type ReceiverHandler } from "./receiver.js";
+import { Receiver } from "./receiver.js";
 
 /** What the protocol core asks of its I/O shell, and what it reports. */
 export interface ProtocolHandler {
@@ -94,35 +95,35 @@ export const QUEUE_ENTRY_OVERHEAD = 256;
  * side closes TCP.
  */
 export class Protocol {
-  state: ProtocolState = "open";
+  // The public state below is kept in `flags` and `side` (see the accessors after the class): an
+  // idle connection's protocol is then 9 fields, not 23.
+  /** "open", then "closing" once one close frame went either way, "closed" once both did. */
+  declare state: ProtocolState;
   /** Our close frame has been queued. */
-  closeSent = false;
+  declare closeSent: boolean;
   /** The peer's close frame has arrived. */
-  closeReceived = false;
-  /** The peer's close code and reason, once its close frame arrived. */
-  closeCode = 1005;
-  closeReason = "";
+  declare closeReceived: boolean;
+  /** The peer's close code and reason, once its close frame arrived (1005 and "" before). */
+  declare closeCode: number;
+  declare closeReason: string;
 
   private readonly handler: ProtocolHandler;
   private readonly receiver: Receiver;
-  private readonly isClient: boolean;
   private readonly compression: MessageCompression | null;
   private readonly maskKeys: MaskKeyPool;
-  private readonly autoPong: boolean;
-
+  /** `state`, `fragmentOpcode` and the booleans declared below (accessors after the class). */
+  private flags = 0;
+  /** What only some connections need (see `ProtocolSide`); created on first use. */
+  private side: ProtocolSide | null = null;
+  declare private readonly isClient: boolean;
+  declare private readonly autoPong: boolean;
   /** Opcode of a message being sent in fragments, or 0. */
-  private fragmentOpcode = 0;
-  private fragmentCompressed = false;
-  private compressing = false;
-  /** Actions waiting behind a compression job; created on first need. */
-  private queue: QueuedAction[] | null = null;
-  private queueHead = 0;
-  private bytesInQueue = 0;
-  private bytesCompressing = 0;
-  /** Payload of the latest ping whose pong waits for the shell's buffer to drain, or null. */
-  private pendingPong: Uint8Array | null = null;
+  declare private fragmentOpcode: number;
+  declare private fragmentCompressed: boolean;
+  /** A compression job is in flight: what is sent meanwhile waits in `ProtocolSide.queue`. */
+  declare private compressing: boolean;
   /** `closeTransport` has been asked for (or is queued). */
-  private transportEnding = false;
+  declare private transportEnding: boolean;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.handler = handler;
@@ -130,7 +131,12 @@ export class Protocol {
     this.compression = options.compression ?? null;
     this.maskKeys = options.maskKeys ?? defaultMaskKeyPool;
     this.autoPong = options.autoPong ?? true;
-    this.receiver = new Receiver(options, new ReceiverEvents(this, handler));
+    // The protocol is the receiver's handler itself: no adapter object per connection.
+    this.receiver = new Receiver(options, this);
+  }
+
+  private sideState(): ProtocolSide {
+    return (this.side ??= new ProtocolSide());
   }
 
   /**
@@ -139,7 +145,8 @@ export class Protocol {
    * `bufferedAmount`.
    */
   get queuedBytes(): number {
-    return this.bytesInQueue + this.bytesCompressing;
+    const side = this.side;
+    return side === null ? 0 : side.bytesInQueue + side.bytesCompressing;
   }
 
   /** Feeds bytes read from the transport. They may be unmasked in place. */
@@ -153,7 +160,7 @@ export class Protocol {
    * then the close frame); then `closeTransport` is called, after everything queued to send.
    */
   receiveEnd(): void {
-    if (this.receiver.end()) this.inputEnded();
+    if (this.receiver.end()) this.onEnd();
   }
 
   /** The transport closed (or failed): nothing more will arrive, and nothing waiting is processed. */
@@ -162,8 +169,8 @@ export class Protocol {
     this.state = "closed";
   }
 
-  /** @internal All input has been processed after the peer's FIN (called by the receiver's events). */
-  inputEnded(): void {
+  /** @internal The receiver parsed all input after the peer's FIN (`ReceiverHandler.onEnd`). */
+  onEnd(): void {
     this.state = "closed";
     this.endTransport();
   }
@@ -247,11 +254,11 @@ export class Protocol {
   abort(code: number, reason?: string): void {
     if (this.closeSent) return;
     const payload = encodeClosePayload(code, reason);
-    const queue = this.queue;
-    if (queue !== null) {
-      queue.length = 0;
-      this.queueHead = 0;
-      this.bytesInQueue = 0;
+    const side = this.side;
+    if (side !== null && side.queue !== null) {
+      side.queue.length = 0;
+      side.queueHead = 0;
+      side.bytesInQueue = 0;
     }
     this.fragmentOpcode = 0;
     this.sendClose(payload);
@@ -264,11 +271,12 @@ export class Protocol {
     this.sendControl(Opcode.Close, payload);
   }
 
-  /** @internal The peer's close frame (called by the receiver). */
-  receiveClose(code: number, reason: string): void {
+  /** @internal The peer's close frame (`ReceiverHandler.onClose`). */
+  onClose(code: number, reason: string): void {
     this.closeReceived = true;
-    this.closeCode = code;
-    this.closeReason = reason;
+    const side = this.sideState();
+    side.closeCode = code;
+    side.closeReason = reason;
     if (!this.closeSent) {
       // RFC 6455 §5.5.1: echo the status code received (none when none came).
       this.closeSent = true;
@@ -280,8 +288,8 @@ export class Protocol {
     if (!this.isClient) this.endTransport();
   }
 
-  /** @internal The peer broke the protocol (called by the receiver). */
-  failConnection(error: WebSocketError): void {
+  /** @internal The peer broke the protocol (`ReceiverHandler.onError`). */
+  onError(error: WebSocketError): void {
     // RFC 6455 §7.1.7: send a close frame with the matching code, then close the connection.
     if (!this.closeSent) {
       this.closeSent = true;
@@ -315,7 +323,7 @@ export class Protocol {
   /** @internal Answers only the latest of the pings that arrive while the shell's buffer is full. */
   deferPong(payload: Uint8Array): void {
     // A copy: the payload may be a view of a receive buffer that is reused.
-    this.pendingPong = payload.slice();
+    this.sideState().pendingPong = payload.slice();
   }
 
   /**
@@ -323,9 +331,10 @@ export class Protocol {
    * one did (see `ProtocolHandler.pongBacklogged`).
    */
   flushPong(): void {
-    const payload = this.pendingPong;
+    const side = this.side;
+    const payload = side === null ? null : side.pendingPong;
     if (payload === null) return;
-    this.pendingPong = null;
+    side!.pendingPong = null;
     if (!this.closeSent) this.sendControl(Opcode.Pong, payload);
   }
 
@@ -344,7 +353,9 @@ export class Protocol {
 
   /** Nothing waits for compression: a frame may be written at once (no closure, no queue entry). */
   private get writable(): boolean {
-    return !this.compressing && (this.queue === null || this.queueHead === this.queue.length);
+    if (this.compressing) return false;
+    const side = this.side;
+    return side === null || side.queue === null || side.queueHead === side.queue.length;
   }
 
   private sendData(opcode: number, data: Uint8Array, fin: boolean, compress: boolean, first = true): void {
@@ -355,10 +366,11 @@ export class Protocol {
     }
     this.enqueue(data.length, () => {
       this.compressing = true;
-      this.bytesCompressing = data.length + QUEUE_ENTRY_OVERHEAD;
+      const side = this.sideState();
+      side.bytesCompressing = data.length + QUEUE_ENTRY_OVERHEAD;
       this.compression!.compress(data, fin, (error, chunks) => {
         this.compressing = false;
-        this.bytesCompressing = 0;
+        side.bytesCompressing = 0;
         if (error) {
           // Our own compressor failed: nothing the peer did, so fail with 1011 (internal error).
           this.writeFrame(Opcode.Close, encodeClosePayload(1011), true, false);
@@ -385,27 +397,29 @@ export class Protocol {
       return;
     }
     bytes += QUEUE_ENTRY_OVERHEAD;
-    this.bytesInQueue += bytes;
-    (this.queue ??= []).push({ bytes, run });
+    const side = this.sideState();
+    side.bytesInQueue += bytes;
+    (side.queue ??= []).push({ bytes, run });
   }
 
   private drain(): void {
-    const queue = this.queue;
+    const side = this.side;
+    const queue = side === null ? null : side.queue;
     if (queue === null) return;
-    while (!this.compressing && this.queueHead < queue.length) {
-      const action = queue[this.queueHead]!;
-      queue[this.queueHead++] = undefined as unknown as QueuedAction;
-      this.bytesInQueue -= action.bytes;
+    while (!this.compressing && side!.queueHead < queue.length) {
+      const action = queue[side!.queueHead]!;
+      queue[side!.queueHead++] = undefined as unknown as QueuedAction;
+      side!.bytesInQueue -= action.bytes;
       action.run();
     }
-    if (this.queueHead === queue.length) {
+    if (side!.queueHead === queue.length) {
       queue.length = 0;
-      this.queueHead = 0;
-    } else if (this.queueHead >= 1024 && this.queueHead * 2 >= queue.length) {
+      side!.queueHead = 0;
+    } else if (side!.queueHead >= 1024 && side!.queueHead * 2 >= queue.length) {
       // A queue that never empties (every message behind a compression job) would otherwise keep
       // one dead slot per message ever sent: drop the ones already run.
-      queue.splice(0, this.queueHead);
-      this.queueHead = 0;
+      queue.splice(0, side!.queueHead);
+      side!.queueHead = 0;
     }
   }
 
@@ -419,58 +433,113 @@ export class Protocol {
   get answersPings(): boolean {
     return this.autoPong && !this.closeSent;
   }
-}
 
-/**
- * Routes the receiver's events to the protocol and its handler. One small object per connection
- * instead of five closures (and their context): idle connections are mostly their fixed overhead.
- */
-class ReceiverEvents implements ReceiverHandler {
-  private readonly protocol: Protocol;
-  private readonly handler: ProtocolHandler;
+  // The rest of `ReceiverHandler`: what the receiver parsed, on its way to the shell.
 
-  constructor(protocol: Protocol, handler: ProtocolHandler) {
-    this.protocol = protocol;
-    this.handler = handler;
-  }
-
+  /** @internal */
   onMessage(data: Uint8Array, isBinary: boolean): void {
     this.handler.onMessage(data, isBinary);
   }
 
+  /** @internal The peer's ping: answered (RFC 6455 §5.5.2), or deferred while the shell's buffer is full. */
   onPing(payload: Uint8Array): void {
+    const handler = this.handler;
     let answered = false;
-    if (this.protocol.answersPings) {
-      if (this.handler.pongBacklogged?.() === true) this.protocol.deferPong(payload);
-      else if (this.handler.admitPong?.(payload.length) !== false) {
-        this.protocol.sendControl(Opcode.Pong, payload, false);
+    if (this.answersPings) {
+      if (handler.pongBacklogged?.() === true) this.deferPong(payload);
+      else if (handler.admitPong?.(payload.length) !== false) {
+        this.sendControl(Opcode.Pong, payload, false);
         answered = true;
       }
     }
-    this.handler.onPing?.(payload);
+    handler.onPing?.(payload);
     // Told after the ping, so that the shell reports them in the order of the frames.
-    if (answered) this.handler.onPongSent?.(payload);
+    if (answered) handler.onPongSent?.(payload);
   }
 
+  /** @internal */
   onPong(payload: Uint8Array): void {
     this.handler.onPong?.(payload);
   }
 
-  onClose(code: number, reason: string): void {
-    this.protocol.receiveClose(code, reason);
-  }
-
-  onError(error: WebSocketError): void {
-    this.protocol.failConnection(error);
-  }
-
+  /** @internal */
   onReceiveBacklog(backlogged: boolean): void {
     this.handler.onReceiveBacklog?.(backlogged);
   }
-
-  onEnd(): void {
-    this.protocol.inputEnded();
-  }
 }
+
+
+/**
+ * What only some connections need, kept out of the protocol until first used: the queue behind a
+ * compression job, a pong waiting for the shell's buffer, the peer's close code and reason.
+ */
+class ProtocolSide {
+  /** Actions waiting behind a compression job, in order. */
+  queue: QueuedAction[] | null = null;
+  queueHead = 0;
+  bytesInQueue = 0;
+  bytesCompressing = 0;
+  /** Payload of the latest ping whose pong waits for the shell's buffer to drain, or null. */
+  pendingPong: Uint8Array | null = null;
+  closeCode = 1005;
+  closeReason = "";
+}
+
+/** `Protocol.flags`: the state in the low two bits, `fragmentOpcode` in the next four, then the booleans. */
+const STATES: readonly ProtocolState[] = ["open", "closing", "closed"];
+const STATE_MASK = 0b11;
+const FRAGMENT_OPCODE_SHIFT = 2;
+const FRAGMENT_OPCODE_MASK = 0b1111 << FRAGMENT_OPCODE_SHIFT;
+
+defineFlags(Protocol.prototype, {
+  closeSent: 1 << 6,
+  closeReceived: 1 << 7,
+  isClient: 1 << 8,
+  autoPong: 1 << 9,
+  fragmentCompressed: 1 << 10,
+  compressing: 1 << 11,
+  transportEnding: 1 << 12,
+});
+
+type ProtocolFields = { flags: number; side: ProtocolSide | null };
+
+Object.defineProperties(Protocol.prototype, {
+  state: {
+    get(this: ProtocolFields): ProtocolState {
+      return STATES[this.flags & STATE_MASK]!;
+    },
+    set(this: ProtocolFields, state: ProtocolState): void {
+      this.flags = (this.flags & ~STATE_MASK) | STATES.indexOf(state);
+    },
+    configurable: true,
+  },
+  fragmentOpcode: {
+    get(this: ProtocolFields): number {
+      return (this.flags & FRAGMENT_OPCODE_MASK) >> FRAGMENT_OPCODE_SHIFT;
+    },
+    set(this: ProtocolFields, opcode: number): void {
+      this.flags = (this.flags & ~FRAGMENT_OPCODE_MASK) | (opcode << FRAGMENT_OPCODE_SHIFT);
+    },
+    configurable: true,
+  },
+  closeCode: {
+    get(this: ProtocolFields): number {
+      return this.side === null ? 1005 : this.side.closeCode;
+    },
+    set(this: ProtocolFields, code: number): void {
+      (this.side ??= new ProtocolSide()).closeCode = code;
+    },
+    configurable: true,
+  },
+  closeReason: {
+    get(this: ProtocolFields): string {
+      return this.side === null ? "" : this.side.closeReason;
+    },
+    set(this: ProtocolFields, reason: string): void {
+      (this.side ??= new ProtocolSide()).closeReason = reason;
+    },
+    configurable: true,
+  },
+});
 
 const EMPTY = new Uint8Array(0);

@@ -1,6 +1,7 @@
 import { ChunkList } from "./chunk-list.js";
 import { decodeClosePayload } from "./close.js";
 import { ErrorCode, WebSocketError } from "./errors.js";
+import { defineFlags } from "./flags.js";
 import type { MessageCompression } from "./extension.js";
 import { maxCompressedLength, resolveLimits, type ReceiveLimits } from "./limits.js";
 import { unmask } from "./mask.js";
@@ -63,12 +64,12 @@ function headerSize(secondByte: number): number {
  */
 export class Receiver {
   private readonly handler: ReceiverHandler;
-  private readonly isServer: boolean;
+  /** Role and limits, shared by the receivers that have the same (see `sharedConfig`). */
+  private readonly config: ReceiverConfig;
   private readonly compression: MessageCompression | null;
-  private readonly maxPayload: number;
-  private readonly maxFragments: number;
-  private readonly maxBufferedChunks: number;
   private state = READING_HEADER;
+  /** The booleans declared below, packed (accessors after the class): one field, not five. */
+  private flags = 0;
 
   // The header being read when it spans chunks; allocated on first need, as are the mask key and
   // the buffers below, so that an idle connection holds as little as possible.
@@ -76,16 +77,16 @@ export class Receiver {
   private headerLength = 0;
 
   // The frame being read.
-  private fin = false;
+  declare private fin: boolean;
   private opcode = 0;
-  private masked = false;
+  declare private masked: boolean;
   private maskKey: Uint8Array | null = null;
   private frameLength = 0;
   private remaining = 0;
 
   // The message being assembled.
   private messageOpcode = 0;
-  private messageCompressed = false;
+  declare private messageCompressed: boolean;
   private fragments = 0;
   private messageLength = 0;
   // Created on first use (see the getters below): an idle connection holds none of them.
@@ -93,25 +94,35 @@ export class Receiver {
   /** A control frame's payload, or a compressed frame's payload before it is inflated. */
   private framePayloadParts: ChunkList | null = null;
   private utf8Validator: Utf8Validator | null = null;
-  private readonly fastUtf8: ((bytes: Uint8Array) => boolean) | undefined;
 
   /** Input that arrived while a frame was being inflated, and its size. */
   private pending: Uint8Array[] | null = null;
   private pendingBytes = 0;
   /** Whether the handler was asked to stop reading (see `onReceiveBacklog`). */
-  private backlogged = false;
+  declare private backlogged: boolean;
   /** The input ended while some of it waited behind an inflate (see `end`). */
-  private ending = false;
+  declare private ending: boolean;
 
   constructor(options: ReceiverOptions, handler: ReceiverHandler) {
-    const limits = resolveLimits(options);
     this.handler = handler;
-    this.isServer = options.role === "server";
+    this.config = sharedConfig(options);
     this.compression = options.compression ?? null;
-    this.maxPayload = limits.maxPayload;
-    this.maxFragments = limits.maxFragments;
-    this.maxBufferedChunks = limits.maxBufferedChunks;
-    this.fastUtf8 = options.fastUtf8;
+  }
+
+  private get isServer(): boolean {
+    return this.config.isServer;
+  }
+
+  private get maxPayload(): number {
+    return this.config.maxPayload;
+  }
+
+  private get maxFragments(): number {
+    return this.config.maxFragments;
+  }
+
+  private get maxBufferedChunks(): number {
+    return this.config.maxBufferedChunks;
   }
 
   private get message(): ChunkList {
@@ -123,7 +134,7 @@ export class Receiver {
   }
 
   private get utf8(): Utf8Validator {
-    return (this.utf8Validator ??= new Utf8Validator(this.fastUtf8));
+    return (this.utf8Validator ??= new Utf8Validator(this.config.fastUtf8));
   }
 
   /** True once a close frame or an error ended parsing. */
@@ -454,6 +465,44 @@ export class Receiver {
     this.stop();
     this.handler.onError(error);
   }
+}
+
+defineFlags(Receiver.prototype, {
+  fin: 1 << 0,
+  masked: 1 << 1,
+  messageCompressed: 1 << 2,
+  backlogged: 1 << 3,
+  ending: 1 << 4,
+});
+
+/** What the receivers of one server (or of one client's settings) have in common. */
+interface ReceiverConfig extends Required<ReceiveLimits> {
+  readonly isServer: boolean;
+  readonly fastUtf8: ((bytes: Uint8Array) => boolean) | undefined;
+}
+
+let lastConfig: ReceiverConfig | null = null;
+
+/**
+ * The resolved role and limits, as one object that the receivers with the same share: a server's
+ * connections are created with the same options one after another, so the last one is kept. Four
+ * fields fewer per connection.
+ */
+function sharedConfig(options: ReceiverOptions): ReceiverConfig {
+  const limits = resolveLimits(options);
+  const isServer = options.role === "server";
+  const last = lastConfig;
+  if (
+    last !== null &&
+    last.isServer === isServer &&
+    last.fastUtf8 === options.fastUtf8 &&
+    last.maxPayload === limits.maxPayload &&
+    last.maxFragments === limits.maxFragments &&
+    last.maxBufferedChunks === limits.maxBufferedChunks
+  ) {
+    return last;
+  }
+  return (lastConfig = Object.freeze({ ...limits, isServer, fastUtf8: options.fastUtf8 }));
 }
 
 function readUint32(bytes: Uint8Array, at: number): number {

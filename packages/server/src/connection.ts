@@ -8,7 +8,6 @@ import {
   QUEUE_ENTRY_OVERHEAD,
   WRITE_OVERHEAD,
   WriteBatch,
-  type ProtocolHandler,
   type WebSocketError,
 } from "@ws/codec";
 import type { PerMessageDeflate } from "@ws/codec/deflate";
@@ -96,6 +95,11 @@ export interface ConnectionInit<T> {
 export type IteratedMessage = string | Buffer;
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * The prototype of each connection's listener table: empty, with no prototype of its own, so that
+ * event names meet no inherited keys (as in EventEmitter's own `{ __proto__: null }` table).
+ */
+const NO_LISTENERS: object = Object.freeze(Object.create(null));
 const NO_TOPICS: ReadonlySet<string> = new Set();
 /** Bytes charged per message held for the iterator, so that floods of empty messages are bounded too. */
 const MESSAGE_OVERHEAD = 64;
@@ -118,6 +122,15 @@ export function destroyTransport(transport: Transport): void {
     if (!stream.destroyed) stream.close(http2Constants.NGHTTP2_CANCEL);
     stream.destroy();
   } else transport.destroy();
+}
+
+/**
+ * A time kept on a connection, rounded up to a whole millisecond: a small integer, which V8 stores
+ * in the object itself, where a fraction would be a separate 16-byte number per field and
+ * connection. Up, so that no deadline passes early (the heartbeat sweeps every 5 ms or more).
+ */
+function wholeMs(time: number): number {
+  return Math.ceil(time);
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {
@@ -176,20 +189,24 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private readonly registry: TopicRegistry<T> | null;
   /** Allocated on the first subscribe: most connections of many servers never subscribe. */
   private subscriptions: Set<string> | null = null;
-  private state: ReadyState = ReadyState.OPEN;
-  private corked = false;
-  private needDrain = false;
-  private drainWaiters: Array<(error: Error | null) => void> | null = null;
+  /** `state` and the booleans declared below, packed (accessors after the class): one field, not thirteen. */
+  private flags: number = ReadyState.OPEN;
+  /** What only some connections ever need (see `SideState`); created on first use. */
+  private side: SideState | null = null;
+  declare private state: ReadyState;
+  /** Writes this tick are corked; `uncork` runs at the next tick. */
+  declare private corked: boolean;
+  /** A `send` returned false: `drain` is due once under `highWaterMark`. */
+  declare private needDrain: boolean;
   /** Small frames written this tick, copied into one socket write at uncork (SECURITY.md row 17). */
   private batch: WriteBatch | null = null;
   /** Socket writes not yet completed; each is charged `WRITE_OVERHEAD` in `bufferedAmount`. */
   private writesPending = 0;
   private writtenCallback: (() => void) | null = null;
   /** Reading stopped because `bufferedAmount` reached `highWaterMark`: the replies cannot leave. */
-  private sendBacklog = false;
+  declare private sendBacklog: boolean;
   /** An automatic pong waits for the buffer to drain (the codec answers the latest ping then). */
-  private pongDeferred = false;
-  private closeTimer: NodeJS.Timeout | null = null;
+  declare private pongDeferred: boolean;
 
   // Traffic totals (the getters `bytesIn`…`messagesOut`; `server.stats()` sums them): one increment
   // of the connection's own field per read, write or message.
@@ -197,37 +214,35 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private sentBytes = 0;
   private receivedMessages = 0;
   private sentMessages = 0;
-  /** `performance.now()` when the connection started, for the close diagnostic's duration. */
+  /** `performance.now()` when the connection started, rounded down, for the close diagnostic's duration. */
   private startedAt = 0;
 
   // Liveness, checked by the server's heartbeat (see `checkLiveness`).
   /** Some bytes arrived since the last ping. */
-  private heard = false;
+  declare private heard: boolean;
   /** A whole message arrived since the last sweep. */
-  private active = false;
-  private awaitingPong = false;
+  declare private active: boolean;
+  declare private awaitingPong: boolean;
   /** When the next ping is due or, while `awaitingPong`, when the answer is. */
   private pingDeadline = 0;
   private lastActive = 0;
 
-  // Fragmented sending (`stream()`): whole messages sent meanwhile wait here, in order.
-  private streaming = false;
-  private held: Array<{ bytes: Uint8Array; isBinary: boolean; compress: boolean | undefined }> | null = null;
-  private heldBytes = 0;
+  /** A fragmented message is being sent (`stream()`): whole messages wait in `SideState.held`. */
+  declare private streaming: boolean;
 
   // Receiving: pauses requested by the user or by the codec (input behind an inflate), and the
-  // async iterator's backlog.
-  private userPaused = false;
-  private inflateBacklog = false;
-  private readPaused = false;
-  private iterating = false;
-  private backlog: IteratedMessage[] | null = null;
-  private backlogHead = 0;
-  private backlogBytes = 0;
-  private waiter: ((result: IteratorResult<IteratedMessage, undefined>) => void) | null = null;
+  // async iterator (its backlog is in `SideState`).
+  declare private userPaused: boolean;
+  declare private inflateBacklog: boolean;
+  declare private readPaused: boolean;
+  declare private iterating: boolean;
 
   constructor(socket: Transport, init: ConnectionInit<T>, settings: ConnectionSettings) {
     super();
+    // EventEmitter's listener table starts as `{ __proto__: null }`, which V8 keeps in dictionary
+    // mode (184 bytes with its hash table); an object that inherits from an empty null-prototype
+    // object is a fast one (56 bytes, a few listener names in-object). Same keys, same lookups.
+    (this as unknown as { _events: object })._events = Object.create(NO_LISTENERS) as object;
     this.socket = socket;
     this.data = init.data;
     this.protocol = init.protocol;
@@ -249,13 +264,16 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
         maxFragments: settings.maxFragments,
         maxBufferedChunks: settings.maxBufferedChunks,
       },
-      new ProtocolEvents(this),
+      // The connection is the protocol's handler itself (its @internal `write`, `onMessage`,
+      // `onClose`, `onError`…): no adapter object per connection.
+      this,
     );
   }
 
   /**
    * @internal Starts reading. Called by the server after the 'connection' event, with the bytes
-   * read past the handshake and the current heartbeat time (`performance.now()`).
+   * read past the handshake and the current heartbeat time (`performance.now()`). The times kept
+   * are whole milliseconds (see `wholeMs`).
    */
   start(head: Uint8Array | undefined, now: number): void {
     const socket = this.socket as OwnedSocket;
@@ -267,9 +285,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
     socket.on("drain", onSocketDrain);
-    this.pingDeadline = now + this.settings.pingInterval;
-    this.lastActive = now;
-    this.startedAt = now;
+    this.pingDeadline = wholeMs(now + this.settings.pingInterval);
+    this.lastActive = wholeMs(now);
+    this.startedAt = Math.floor(now);
     if (socket.destroyed) {
       this.socketClosed();
       return;
@@ -293,12 +311,12 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       if (!this.awaitingPong) {
         this.heard = false;
         this.awaitingPong = true;
-        this.pingDeadline = now + settings.pongTimeout;
+        this.pingDeadline = wholeMs(now + settings.pongTimeout);
         this.protocolCore.ping();
       } else if (this.heard || this.readPaused) {
         // While we stopped reading on purpose (slow consumer), silence proves nothing.
         this.awaitingPong = false;
-        this.pingDeadline = now + settings.pingInterval;
+        this.pingDeadline = wholeMs(now + settings.pingInterval);
       } else {
         this.fail(new WebSocketServerError(ServerErrorCode.PongTimeout, "no answer to a ping within pongTimeout"));
         destroyTransport(this.socket);
@@ -308,7 +326,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     if (settings.idleTimeout > 0) {
       if (this.active) {
         this.active = false;
-        this.lastActive = now;
+        this.lastActive = wholeMs(now);
       } else if (now - this.lastActive >= settings.idleTimeout) {
         this.close(1000, "idle timeout");
       }
@@ -332,7 +350,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       this.writesPending * WRITE_OVERHEAD +
       (this.batch === null ? 0 : this.batch.bytes) +
       this.protocolCore.queuedBytes +
-      this.heldBytes
+      (this.side === null ? 0 : this.side.heldBytes)
     );
   }
 
@@ -374,8 +392,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     if (!this.admit(bytes.length)) return false;
     this.sentMessages++;
     if (this.streaming) {
-      (this.held ??= []).push({ bytes, isBinary, compress: options?.compress });
-      this.heldBytes += bytes.length + QUEUE_ENTRY_OVERHEAD;
+      const side = this.sideState();
+      (side.held ??= []).push({ bytes, isBinary, compress: options?.compress });
+      side.heldBytes += bytes.length + QUEUE_ENTRY_OVERHEAD;
     } else {
       this.protocolCore.send(bytes, isBinary, options?.compress === undefined ? undefined : { compress: options.compress });
     }
@@ -541,23 +560,24 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   [Symbol.asyncIterator](): AsyncIterableIterator<IteratedMessage, undefined> {
     if (this.iterating) throw new Error("this connection is already being iterated");
     this.iterating = true;
+    const side = this.sideState();
     const iterator: AsyncIterableIterator<IteratedMessage, undefined> = {
       next: () => {
-        const backlog = this.backlog;
-        if (backlog !== null && this.backlogHead < backlog.length) {
-          const value = backlog[this.backlogHead]!;
-          backlog[this.backlogHead++] = "";
-          this.backlogBytes -= (typeof value === "string" ? value.length : value.byteLength) + MESSAGE_OVERHEAD;
-          if (this.backlogHead === backlog.length) {
-            this.backlog = null;
-            this.backlogHead = 0;
+        const backlog = side.backlog;
+        if (backlog !== null && side.backlogHead < backlog.length) {
+          const value = backlog[side.backlogHead]!;
+          backlog[side.backlogHead++] = "";
+          side.backlogBytes -= (typeof value === "string" ? value.length : value.byteLength) + MESSAGE_OVERHEAD;
+          if (side.backlogHead === backlog.length) {
+            side.backlog = null;
+            side.backlogHead = 0;
           }
           this.updateFlow();
           return Promise.resolve({ value, done: false });
         }
         if (this.state === ReadyState.CLOSED || !this.iterating) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => {
-          this.waiter = resolve;
+          side.waiter = resolve;
         });
       },
       return: () => {
@@ -648,7 +668,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /** @internal Writes what the protocol asks for. */
-  writeChunks(chunks: Uint8Array[]): void {
+  write(chunks: Uint8Array[]): void {
     const socket = this.socket;
     if (socket.destroyed) return;
     for (const chunk of chunks) this.sentBytes += chunk.length;
@@ -712,7 +732,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
 
   /** @internal The socket flushed: release `drain` waiters, reads and a pong once under the high-water mark. */
   checkDrain(): void {
-    const waiting = this.drainWaiters !== null && this.drainWaiters.length > 0;
+    const side = this.side;
+    const waiting = side !== null && side.drainWaiters !== null && side.drainWaiters.length > 0;
     if (!this.needDrain && !waiting && !this.sendBacklog && !this.pongDeferred) return;
     if (this.bufferedAmount >= this.settings.highWaterMark || this.state === ReadyState.CLOSED) return;
     if (this.pongDeferred) {
@@ -724,8 +745,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       this.updateFlow();
     }
     if (waiting) {
-      const waiters = this.drainWaiters!;
-      this.drainWaiters = null;
+      const waiters = side.drainWaiters!;
+      side.drainWaiters = null;
       for (const waiter of waiters) waiter(null);
     }
     if (this.needDrain) {
@@ -740,14 +761,16 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       return;
     }
     this.needDrain = true;
-    (this.drainWaiters ??= []).push(callback);
+    (this.sideState().drainWaiters ??= []).push(callback);
   }
 
   private endStream(): void {
     this.streaming = false;
-    const held = this.held;
-    this.held = null;
-    this.heldBytes = 0;
+    const side = this.side;
+    if (side === null) return;
+    const held = side.held;
+    side.held = null;
+    side.heldBytes = 0;
     if (held === null) return;
     for (const message of held) {
       if (!this.protocolCore.send(message.bytes, message.isBinary, message.compress === undefined ? undefined : { compress: message.compress })) break;
@@ -785,7 +808,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   socketClosed(): void {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
-    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    if (this.side !== null && this.side.closeTimer !== null) clearTimeout(this.side.closeTimer);
     this.protocolCore.receiveEof();
     this.compression?.close();
     this.socket.removeListener("data", onSocketData);
@@ -793,13 +816,16 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       this.closeCode = this.protocolCore.closeCode;
       this.closeReason = this.protocolCore.closeReason;
     }
-    const waiters = this.drainWaiters;
-    this.drainWaiters = null;
-    if (waiters !== null) for (const waiter of waiters) waiter(new Error("the connection closed"));
-    if (this.waiter !== null && this.backlogHead === (this.backlog?.length ?? 0)) {
-      const waiter = this.waiter;
-      this.waiter = null;
-      waiter({ value: undefined, done: true });
+    const side = this.side;
+    if (side !== null) {
+      const waiters = side.drainWaiters;
+      side.drainWaiters = null;
+      if (waiters !== null) for (const waiter of waiters) waiter(new Error("the connection closed"));
+      if (side.waiter !== null && side.backlogHead === (side.backlog?.length ?? 0)) {
+        const waiter = side.waiter;
+        side.waiter = null;
+        waiter({ value: undefined, done: true });
+      }
     }
     // Leave every topic before `close` is emitted, so that its handlers see the counts without it.
     if (this.subscriptions !== null && this.registry !== null) {
@@ -849,32 +875,60 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /** @internal A whole message arrived. */
-  receiveMessage(data: Uint8Array, isBinary: boolean): void {
+  onMessage(data: Uint8Array, isBinary: boolean): void {
     this.active = true;
     this.receivedMessages++;
     const buffer = toBuffer(data);
     if (this.iterating) {
+      const side = this.side!;
       const value = isBinary ? buffer : buffer.toString("utf8");
-      if (this.waiter !== null) {
-        const waiter = this.waiter;
-        this.waiter = null;
+      if (side.waiter !== null) {
+        const waiter = side.waiter;
+        side.waiter = null;
         waiter({ value, done: false });
       } else {
-        (this.backlog ??= []).push(value);
-        this.backlogBytes += buffer.byteLength + MESSAGE_OVERHEAD;
-        if (this.backlogBytes >= this.settings.receiveHighWaterMark) this.updateFlow();
+        (side.backlog ??= []).push(value);
+        side.backlogBytes += buffer.byteLength + MESSAGE_OVERHEAD;
+        if (side.backlogBytes >= this.settings.receiveHighWaterMark) this.updateFlow();
       }
     }
     this.emit("message", buffer, isBinary);
   }
 
   /** @internal The peer's close frame arrived. */
-  receiveClose(code: number, reason: string): void {
+  onClose(code: number, reason: string): void {
     this.closeCode = code;
     this.closeReason = reason;
     if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
     if (this.streaming) this.endStream();
     this.startCloseTimer();
+  }
+
+  /** @internal The peer broke the protocol or a limit; the codec queued the close frame. */
+  onError(error: WebSocketError): void {
+    this.fail(error);
+  }
+
+  /** @internal The peer's ping (its automatic pong, if any, is queued already). */
+  onPing(payload: Uint8Array): void {
+    if (channels.ping.hasSubscribers) this.publishControlFrame("ping", "received", payload);
+    this.emit("ping", toBuffer(payload));
+  }
+
+  /** @internal */
+  onPong(payload: Uint8Array): void {
+    if (channels.pong.hasSubscribers) this.publishControlFrame("pong", "received", payload);
+    this.emit("pong", toBuffer(payload));
+  }
+
+  /** @internal A ping of ours was queued. */
+  onPingSent(payload: Uint8Array): void {
+    if (channels.ping.hasSubscribers) this.publishControlFrame("ping", "sent", payload);
+  }
+
+  /** @internal A pong of ours was queued. */
+  onPongSent(payload: Uint8Array): void {
+    if (channels.pong.hasSubscribers) this.publishControlFrame("pong", "sent", payload);
   }
 
   /** @internal Records why the connection fails and reports it; closing is up to the caller or the protocol. */
@@ -904,10 +958,12 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   private startCloseTimer(): void {
-    if (this.closeTimer !== null || this.state === ReadyState.CLOSED) return;
+    if (this.state === ReadyState.CLOSED) return;
+    const side = this.sideState();
+    if (side.closeTimer !== null) return;
     // SECURITY.md row 16: a peer that never completes the close gets destroyed.
-    this.closeTimer = setTimeout(closeTimerFired, this.settings.closeTimeout, this);
-    this.closeTimer.unref();
+    side.closeTimer = setTimeout(closeTimerFired, this.settings.closeTimeout, this);
+    side.closeTimer.unref();
   }
 
   /**
@@ -924,97 +980,102 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     destroyTransport(this.socket);
   }
 
+  private sideState(): SideState {
+    return (this.side ??= new SideState());
+  }
+
   private stopIterating(): void {
     this.iterating = false;
-    this.backlog = null;
-    this.backlogHead = 0;
-    this.backlogBytes = 0;
-    if (this.waiter !== null) {
-      const waiter = this.waiter;
-      this.waiter = null;
+    const side = this.sideState();
+    side.backlog = null;
+    side.backlogHead = 0;
+    side.backlogBytes = 0;
+    if (side.waiter !== null) {
+      const waiter = side.waiter;
+      side.waiter = null;
       waiter({ value: undefined, done: true });
     }
     this.updateFlow();
   }
 
   /** @internal The codec holds input behind an inflate (or no longer does). */
-  receiveBacklog(backlogged: boolean): void {
+  onReceiveBacklog(backlogged: boolean): void {
     this.inflateBacklog = backlogged;
     this.updateFlow();
   }
 
   private updateFlow(): void {
-    const backlogged = this.backlogBytes >= this.settings.receiveHighWaterMark;
+    const backlogBytes = this.side === null ? 0 : this.side.backlogBytes;
+    const backlogged = backlogBytes >= this.settings.receiveHighWaterMark;
     const resumeBelow = this.settings.receiveHighWaterMark / 2;
     const held = this.userPaused || this.inflateBacklog || this.sendBacklog;
     if (!this.readPaused && (held || backlogged)) {
       this.readPaused = true;
       this.socket.pause();
-    } else if (this.readPaused && !held && this.backlogBytes <= resumeBelow) {
+    } else if (this.readPaused && !held && backlogBytes <= resumeBelow) {
       this.readPaused = false;
       if (this.state !== ReadyState.CLOSED) this.socket.resume();
     }
   }
 }
 
-/** Routes the protocol's requests and events to its connection: one object, no closures. */
-class ProtocolEvents implements ProtocolHandler {
-  private readonly conn: SomeConnection;
-
-  constructor(conn: SomeConnection) {
-    this.conn = conn;
-  }
-
-  write(chunks: Uint8Array[]): void {
-    this.conn.writeChunks(chunks);
-  }
-
-  onMessage(data: Uint8Array, isBinary: boolean): void {
-    this.conn.receiveMessage(data, isBinary);
-  }
-
-  onPing(payload: Uint8Array): void {
-    if (channels.ping.hasSubscribers) this.conn.publishControlFrame("ping", "received", payload);
-    this.conn.emit("ping", toBuffer(payload));
-  }
-
-  onPong(payload: Uint8Array): void {
-    if (channels.pong.hasSubscribers) this.conn.publishControlFrame("pong", "received", payload);
-    this.conn.emit("pong", toBuffer(payload));
-  }
-
-  onPingSent(payload: Uint8Array): void {
-    if (channels.ping.hasSubscribers) this.conn.publishControlFrame("ping", "sent", payload);
-  }
-
-  onPongSent(payload: Uint8Array): void {
-    if (channels.pong.hasSubscribers) this.conn.publishControlFrame("pong", "sent", payload);
-  }
-
-  admitPong(size: number): boolean {
-    return this.conn.admitPong(size);
-  }
-
-  pongBacklogged(): boolean {
-    return this.conn.pongBacklogged();
-  }
-
-  onReceiveBacklog(backlogged: boolean): void {
-    this.conn.receiveBacklog(backlogged);
-  }
-
-  onClose(code: number, reason: string): void {
-    this.conn.receiveClose(code, reason);
-  }
-
-  onError(error: WebSocketError): void {
-    this.conn.fail(error);
-  }
-
-  closeTransport(): void {
-    this.conn.closeTransport();
-  }
+/**
+ * What only some connections ever need, kept out of the connection until first used: an idle
+ * connection has none of it, and each field is 8 bytes (V8 without pointer compression).
+ */
+class SideState {
+  /** `stream()` writes waiting for `bufferedAmount` to fall under `highWaterMark`. */
+  drainWaiters: Array<(error: Error | null) => void> | null = null;
+  /** SECURITY.md row 16: runs from the start of the closing handshake. */
+  closeTimer: NodeJS.Timeout | null = null;
+  // Fragmented sending (`stream()`): whole messages sent meanwhile wait here, in order.
+  held: Array<{ bytes: Uint8Array; isBinary: boolean; compress: boolean | undefined }> | null = null;
+  heldBytes = 0;
+  // The async iterator: messages not yet taken, and the `next()` waiting for one.
+  backlog: IteratedMessage[] | null = null;
+  backlogHead = 0;
+  backlogBytes = 0;
+  waiter: ((result: IteratorResult<IteratedMessage, undefined>) => void) | null = null;
 }
+
+/** `ReadyState` sits in the low two bits of `flags`, the booleans above them. */
+const STATE_MASK = 0b11;
+
+/** A boolean kept as one bit of `flags`. Optimized code inlines the accessor to a mask. */
+function flag(bit: number): PropertyDescriptor {
+  return {
+    get(this: { flags: number }): boolean {
+      return (this.flags & bit) !== 0;
+    },
+    set(this: { flags: number }, on: boolean): void {
+      this.flags = on ? this.flags | bit : this.flags & ~bit;
+    },
+  };
+}
+
+// The `declare`d fields of Connection: accessors on its prototype over the one `flags` field.
+Object.defineProperties(Connection.prototype, {
+  state: {
+    get(this: { flags: number }): ReadyState {
+      return (this.flags & STATE_MASK) as ReadyState;
+    },
+    set(this: { flags: number }, state: ReadyState): void {
+      this.flags = (this.flags & ~STATE_MASK) | state;
+    },
+  },
+  corked: flag(1 << 2),
+  needDrain: flag(1 << 3),
+  sendBacklog: flag(1 << 4),
+  pongDeferred: flag(1 << 5),
+  heard: flag(1 << 6),
+  active: flag(1 << 7),
+  awaitingPong: flag(1 << 8),
+  streaming: flag(1 << 9),
+  userPaused: flag(1 << 10),
+  inflateBacklog: flag(1 << 11),
+  readPaused: flag(1 << 12),
+  iterating: flag(1 << 13),
+});
 
 // Socket listeners and timer callbacks, shared by every connection (`this` is the socket).
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {
