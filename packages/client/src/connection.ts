@@ -63,12 +63,6 @@ export const unsentAtServerClose = Symbol("unsentAtServerClose");
 const ITERATOR_PAUSE_AT = 256;
 const ITERATOR_RESUME_AT = 64;
 
-// Connection.#flush: nothing to write at the end of the tick; the batch to write; the batch, and
-// the socket to uncork.
-const FLUSH_NONE = 0;
-const FLUSH_DUE = 1;
-const FLUSH_CORKED = 2;
-
 /**
  * An open WebSocket connection, the Node API (`connect()` resolves to one). It is a thin shell over
  * the codec's `Protocol`: socket bytes go in, frames come out, and it adds timeouts, backpressure
@@ -114,8 +108,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   #unsentBeforeRead = 0;
   #resolveClosed!: (info: CloseInfo) => void;
   #waitingDrain = false;
-  /** `FLUSH_NONE`, `FLUSH_DUE` (the batch is written at the end of this tick) or `FLUSH_CORKED`. */
-  #flush = FLUSH_NONE;
+  #corked = false;
   /** Small frames written this tick, copied into one socket write at uncork (SECURITY.md row 17). */
   #batch: WriteBatch | null = null;
   /** Socket writes not yet completed; each is charged `WRITE_OVERHEAD` in `bufferedAmount`. */
@@ -408,24 +401,20 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   #write(chunks: Uint8Array[]): void {
     const socket = this.#socket;
     if (!socket.writable) return;
-    if (this.#flush === FLUSH_NONE) {
-      this.#flush = FLUSH_DUE;
+    if (!this.#corked) {
+      // Frames sent in the same tick leave in one writev: a client answering each message of a
+      // burst it just read otherwise pays one write system call per frame.
+      this.#corked = true;
+      socket.cork();
       process.nextTick(this.#uncork);
     }
     if (chunks.length === 1 && WriteBatch.accepts(chunks[0]!)) {
-      // Small frames are copied into one write at the end of the tick: a client answering each
-      // message of a burst it just read otherwise pays one write system call per frame. The
-      // socket is not corked for them: the batch is one write already.
+      // Small frames are copied into one write: each socket write costs far more than 6 bytes.
       const chunk = chunks[0]!;
       const batch = (this.#batch ??= new WriteBatch());
       if (batch.isFullFor(chunk)) this.#writeToSocket(batch.take()!);
       batch.add(chunk);
       return;
-    }
-    if (this.#flush !== FLUSH_CORKED) {
-      // Large frames of one tick leave together in one writev.
-      this.#flush = FLUSH_CORKED;
-      socket.cork();
     }
     this.#flushBatch();
     for (const chunk of chunks) this.#writeToSocket(chunk);
@@ -452,10 +441,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
 
   /** Ends the tick's batch of writes. */
   readonly #uncork = (): void => {
-    const corked = this.#flush === FLUSH_CORKED;
-    this.#flush = FLUSH_NONE;
+    this.#corked = false;
     this.#flushBatch();
-    if (corked) this.#socket.uncork();
+    this.#socket.uncork();
   };
 
   #unsentBytes(): number {
