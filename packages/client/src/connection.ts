@@ -411,7 +411,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     if (chunks.length === 1 && WriteBatch.accepts(chunks[0]!)) {
       // Small frames are copied into one write: each socket write costs far more than 6 bytes.
       const chunk = chunks[0]!;
-      const batch = (this.#batch ??= new WriteBatch());
+      const batch = (this.#batch ??= WriteBatch.obtain());
       if (batch.isFullFor(chunk)) this.#writeToSocket(batch.take()!);
       batch.add(chunk);
       return;
@@ -443,6 +443,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   readonly #uncork = (): void => {
     this.#corked = false;
     this.#flushBatch();
+    // An idle connection holds no batch: the next tick that writes obtains one.
+    if (this.#batch !== null) {
+      this.#batch.release();
+      this.#batch = null;
+    }
     this.#socket.uncork();
   };
 

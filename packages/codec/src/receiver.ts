@@ -50,6 +50,20 @@ const STOPPED = 3;
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * The masking key as the 4 bytes `unmask` takes, in one buffer shared by every receiver: `unmask`
+ * is done with it before anything else can write it again.
+ */
+const MASK_BYTES = new Uint8Array(4);
+
+function maskBytes(key: number): Uint8Array {
+  MASK_BYTES[0] = key >>> 24;
+  MASK_BYTES[1] = key >>> 16;
+  MASK_BYTES[2] = key >>> 8;
+  MASK_BYTES[3] = key;
+  return MASK_BYTES;
+}
+
 /** Bytes in a frame header, given its second byte (RFC 6455 §5.2). */
 function headerSize(secondByte: number): number {
   const length7 = secondByte & 0x7f;
@@ -80,7 +94,8 @@ export class Receiver {
   declare private fin: boolean;
   private opcode = 0;
   declare private masked: boolean;
-  private maskKey: Uint8Array | null = null;
+  /** The frame's masking key, its 4 bytes big-endian in one int32 (an object field, not an array). */
+  private maskKey = 0;
   private frameLength = 0;
   private remaining = 0;
 
@@ -244,7 +259,7 @@ export class Receiver {
       length = high * 0x100000000 + readUint32(bytes, position + 4);
       position += 8;
     }
-    if (masked) (this.maskKey ??= new Uint8Array(4)).set(bytes.subarray(position, position + 4));
+    if (masked) this.maskKey = (bytes[position]! << 24) | (bytes[position + 1]! << 16) | (bytes[position + 2]! << 8) | bytes[position + 3]!;
 
     if ((first & 0x30) !== 0 || (rsv1 && (opcode === Opcode.Continuation || !this.compression))) {
       // RFC 6455 §5.2; RFC 7692 §6.1: RSV1 only on the first frame of a compressed message.
@@ -302,7 +317,7 @@ export class Receiver {
     const available = chunk.length - offset;
     const count = this.remaining < available ? this.remaining : available;
     const piece = offset === 0 && count === chunk.length ? chunk : chunk.subarray(offset, offset + count);
-    if (this.masked) unmask(piece, this.maskKey!, (this.frameLength - this.remaining) & 3);
+    if (this.masked) unmask(piece, maskBytes(this.maskKey), (this.frameLength - this.remaining) & 3);
     this.remaining -= count;
     const end = offset + count;
 

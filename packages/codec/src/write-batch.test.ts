@@ -90,4 +90,27 @@ describe("WriteBatch", () => {
     expect(Array.from(x.take()!)).toEqual([9, 10]);
     expect(Array.from(fromX)).toEqual([7, 8]);
   });
+
+  it("gives released batches out again, empty, and keeps a bounded number of spares", () => {
+    const batch = WriteBatch.obtain();
+    batch.add(Uint8Array.of(1));
+    batch.add(Uint8Array.of(2));
+    batch.release();
+    const again = WriteBatch.obtain();
+    expect(again).toBe(batch);
+    expect(again.empty).toBe(true);
+    expect(again.bytes).toBe(0);
+    again.add(Uint8Array.of(3));
+    again.add(Uint8Array.of(4));
+    expect(Array.from(again.take()!)).toEqual([3, 4]);
+    again.release();
+    // Many released at once: only a bounded number come back.
+    const many = Array.from({ length: 200 }, () => WriteBatch.obtain());
+    for (const b of many) b.release();
+    const reused = new Set(many);
+    let fromSpares = 0;
+    for (let i = 0; i < 200; i++) if (reused.has(WriteBatch.obtain())) fromSpares++;
+    expect(fromSpares).toBeGreaterThan(0);
+    expect(fromSpares).toBeLessThan(200);
+  });
 });

@@ -43,11 +43,31 @@ function sameChunks(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean
   return true;
 }
 
-/** Small chunks waiting to be written as one. Sans-I/O: the shell takes them and writes them. */
+/** Empty batches given back (`release`), for the next connection that writes. */
+const spare: WriteBatch[] = [];
+/** Enough for the connections that write in one tick on a busy server; the rest are collected. */
+const SPARE_MAX = 64;
+
+/**
+ * Small chunks waiting to be written as one. Sans-I/O: the shell takes them and writes them. A
+ * batch is only needed between a write and the end of its tick, so shells `obtain` one when they
+ * write and `release` it once it is taken: an idle connection holds none.
+ */
 export class WriteBatch {
   /** Bytes held. */
   bytes = 0;
   private chunks: Uint8Array[] = [];
+
+  /** A spare empty batch, or a new one. */
+  static obtain(): WriteBatch {
+    return spare.pop() ?? new WriteBatch();
+  }
+
+  /** Gives this batch back for reuse, dropping what it holds; do not use it afterwards. */
+  release(): void {
+    this.clear();
+    if (spare.length < SPARE_MAX) spare.push(this);
+  }
 
   /** Whether `chunk` is small enough to be copied into a batch rather than written alone. */
   static accepts(chunk: Uint8Array): boolean {
