@@ -40,3 +40,4 @@ export {
   type SendOptions,
 } from "./protocol.js";
 export { WRITE_OVERHEAD, WriteBatch } from "./write-batch.js";
+export { defineFlags } from "./flags.js";

@@ -8,6 +8,7 @@ import {
   QUEUE_ENTRY_OVERHEAD,
   WRITE_OVERHEAD,
   WriteBatch,
+  defineFlags,
   type WebSocketError,
 } from "@ws/codec";
 import type { PerMessageDeflate } from "@ws/codec/deflate";
@@ -1046,40 +1047,28 @@ class SideState {
 /** `ReadyState` sits in the low two bits of `flags`, the booleans above them. */
 const STATE_MASK = 0b11;
 
-/** A boolean kept as one bit of `flags`. Optimized code inlines the accessor to a mask. */
-function flag(bit: number): PropertyDescriptor {
-  return {
-    get(this: { flags: number }): boolean {
-      return (this.flags & bit) !== 0;
-    },
-    set(this: { flags: number }, on: boolean): void {
-      this.flags = on ? this.flags | bit : this.flags & ~bit;
-    },
-  };
-}
-
 // The `declare`d fields of Connection: accessors on its prototype over the one `flags` field.
-Object.defineProperties(Connection.prototype, {
-  state: {
-    get(this: { flags: number }): ReadyState {
-      return (this.flags & STATE_MASK) as ReadyState;
-    },
-    set(this: { flags: number }, state: ReadyState): void {
-      this.flags = (this.flags & ~STATE_MASK) | state;
-    },
+Object.defineProperty(Connection.prototype, "state", {
+  get(this: { flags: number }): ReadyState {
+    return (this.flags & STATE_MASK) as ReadyState;
   },
-  corked: flag(1 << 2),
-  needDrain: flag(1 << 3),
-  sendBacklog: flag(1 << 4),
-  pongDeferred: flag(1 << 5),
-  heard: flag(1 << 6),
-  active: flag(1 << 7),
-  awaitingPong: flag(1 << 8),
-  streaming: flag(1 << 9),
-  userPaused: flag(1 << 10),
-  inflateBacklog: flag(1 << 11),
-  readPaused: flag(1 << 12),
-  iterating: flag(1 << 13),
+  set(this: { flags: number }, state: ReadyState): void {
+    this.flags = (this.flags & ~STATE_MASK) | state;
+  },
+});
+defineFlags(Connection.prototype, {
+  corked: 1 << 2,
+  needDrain: 1 << 3,
+  sendBacklog: 1 << 4,
+  pongDeferred: 1 << 5,
+  heard: 1 << 6,
+  active: 1 << 7,
+  awaitingPong: 1 << 8,
+  streaming: 1 << 9,
+  userPaused: 1 << 10,
+  inflateBacklog: 1 << 11,
+  readPaused: 1 << 12,
+  iterating: 1 << 13,
 });
 
 // Socket listeners and timer callbacks, shared by every connection (`this` is the socket).
