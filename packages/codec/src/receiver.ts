@@ -85,8 +85,8 @@ export class Receiver {
   /** The booleans declared below, packed (accessors after the class): one field, not five. */
   private flags = 0;
 
-  // The header being read when it spans chunks; allocated on first need, as are the mask key and
-  // the buffers below, so that an idle connection holds as little as possible.
+  // The header being read when it spans chunks; allocated on first need, as are the buffers
+  // below, so that an idle connection holds as little as possible.
   private headerBytes: Uint8Array | null = null;
   private headerLength = 0;
 
@@ -259,7 +259,8 @@ export class Receiver {
       length = high * 0x100000000 + readUint32(bytes, position + 4);
       position += 8;
     }
-    if (masked) this.maskKey = (bytes[position]! << 24) | (bytes[position + 1]! << 16) | (bytes[position + 2]! << 8) | bytes[position + 3]!;
+    // `| 0`: kept as an int32, which V8 stores in the object; an unsigned value above 2^31 would be boxed.
+    if (masked) this.maskKey = readUint32(bytes, position) | 0;
 
     if ((first & 0x30) !== 0 || (rsv1 && (opcode === Opcode.Continuation || !this.compression))) {
       // RFC 6455 §5.2; RFC 7692 §6.1: RSV1 only on the first frame of a compressed message.

@@ -6,7 +6,7 @@
  * shells copy the small frames of one tick into one buffer and charge each write they queue
  * `WRITE_OVERHEAD` bytes in `bufferedAmount`, so that limits see what queued frames really cost.
  */
-import { allocUnfilled } from "./alloc.js";
+import { concatChunks } from "./chunk-list.js";
 
 /**
  * Bytes charged per write queued on the transport until it completes: what Node 20 holds per
@@ -104,12 +104,7 @@ export class WriteBatch {
       result = lastTaken.result!;
       chunks.length = 0;
     } else {
-      result = allocUnfilled(this.bytes);
-      let offset = 0;
-      for (const chunk of chunks) {
-        result.set(chunk, offset);
-        offset += chunk.length;
-      }
+      result = concatChunks(chunks, this.bytes);
       // The arrays trade places, so remembering this batch allocates nothing.
       const previous = lastTaken.chunks;
       previous.length = 0;
