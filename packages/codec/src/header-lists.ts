@@ -244,8 +244,10 @@ function isOws(code: number): boolean {
  * ASCII case-insensitive comparison of `value` from `from` with lower-case `lower`. Not
  * `toLowerCase()`: that folds non-ASCII letters too (U+212A KELVIN SIGN becomes "k"), and RFC 6455
  * §4.2.1 asks for an ASCII case-insensitive match.
+ *
+ * @internal shared with the handshake's field readers
  */
-function asciiLowerEquals(value: string, from: number, lower: string): boolean {
+export function asciiLowerEquals(value: string, from: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
     let code = value.charCodeAt(from + i);
     if (code >= 0x41 && code <= 0x5a) code |= 0x20;

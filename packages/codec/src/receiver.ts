@@ -82,22 +82,31 @@ export class Receiver {
   private readonly config: ReceiverConfig;
   private readonly compression: MessageCompression | null;
   private state = READING_HEADER;
-  /** The booleans declared below, packed (accessors after the class): one field, not five. */
+  /**
+   * The booleans declared below and `headerLength`, packed (accessors after the class): one
+   * field, not seven.
+   */
   private flags = 0;
 
   // The header being read when it spans chunks; allocated on first need, as are the buffers
   // below, so that an idle connection holds as little as possible.
   private headerBytes: Uint8Array | null = null;
-  private headerLength = 0;
+  /** Bytes of `headerBytes` filled so far (0 to 13). */
+  declare private headerLength: number;
 
   // The frame being read.
   declare private fin: boolean;
   private opcode = 0;
   declare private masked: boolean;
-  /** The frame's masking key, its 4 bytes big-endian in one int32 (an object field, not an array). */
+  /**
+   * The frame's masking key, its 4 bytes big-endian in one int32 (an object field, not an array),
+   * rotated as the frame's payload arrives so that its first byte masks the next payload byte.
+   */
   private maskKey = 0;
-  private frameLength = 0;
+  /** Payload bytes of the frame still to come. */
   private remaining = 0;
+  /** Some of the frame's payload arrived in an earlier chunk. */
+  declare private payloadStarted: boolean;
 
   // The message being assembled.
   private messageOpcode = 0;
@@ -110,9 +119,8 @@ export class Receiver {
   private framePayloadParts: ChunkList | null = null;
   private utf8Validator: Utf8Validator | null = null;
 
-  /** Input that arrived while a frame was being inflated, and its size. */
-  private pending: Uint8Array[] | null = null;
-  private pendingBytes = 0;
+  /** Input that arrived while a frame was being inflated. */
+  private pending: PendingInput | null = null;
   /** Whether the handler was asked to stop reading (see `onReceiveBacklog`). */
   declare private backlogged: boolean;
   /** The input ended while some of it waited behind an inflate (see `end`). */
@@ -161,9 +169,9 @@ export class Receiver {
   push(chunk: Uint8Array): void {
     if (this.state === STOPPED || chunk.length === 0) return;
     if (this.state === INFLATING) {
-      const pending = (this.pending ??= []);
-      pending.push(chunk);
-      if (pending.length > this.maxBufferedChunks) {
+      const pending = (this.pending ??= new PendingInput());
+      pending.chunks.push(chunk);
+      if (pending.chunks.length > this.maxBufferedChunks) {
         this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered while inflating");
         return;
       }
@@ -192,7 +200,6 @@ export class Receiver {
   stop(): void {
     this.state = STOPPED;
     this.pending = null;
-    this.pendingBytes = 0;
     this.messageParts?.clear();
     this.framePayloadParts?.clear();
     // Reading goes on after a close frame or an error, so that the peer's close or EOF is seen.
@@ -208,7 +215,7 @@ export class Receiver {
       else {
         // Inflating: keep the rest, ahead of anything pushed since, so order is preserved.
         if (this.state === INFLATING) {
-          (this.pending ??= []).unshift(chunk.subarray(offset));
+          (this.pending ??= new PendingInput()).chunks.unshift(chunk.subarray(offset));
           this.holdPending(length - offset);
         }
         return;
@@ -308,7 +315,7 @@ export class Receiver {
     this.fin = fin;
     this.opcode = opcode;
     this.masked = masked;
-    this.frameLength = length;
+    this.payloadStarted = false;
     this.remaining = length;
     if (length === 0) this.completeFrame();
     else this.state = READING_PAYLOAD;
@@ -318,8 +325,14 @@ export class Receiver {
     const available = chunk.length - offset;
     const count = this.remaining < available ? this.remaining : available;
     const piece = offset === 0 && count === chunk.length ? chunk : chunk.subarray(offset, offset + count);
-    if (this.masked) unmask(piece, maskBytes(this.maskKey), (this.frameLength - this.remaining) & 3);
+    if (this.masked) unmask(piece, maskBytes(this.maskKey), 0);
+    const whole = count === this.remaining && !this.payloadStarted;
     this.remaining -= count;
+    if (this.remaining > 0) {
+      this.payloadStarted = true;
+      // The next piece starts `count` bytes into the key's 4-byte cycle.
+      if (this.masked) this.maskKey = rotateKey(this.maskKey, count & 3);
+    }
     const end = offset + count;
 
     if (isControlOpcode(this.opcode) || this.messageCompressed) {
@@ -328,7 +341,7 @@ export class Receiver {
         this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered for one frame");
         return end;
       }
-    } else if (this.fin && count === this.frameLength && (this.messageParts === null || this.messageParts.byteLength === 0)) {
+    } else if (this.fin && whole && (this.messageParts === null || this.messageParts.byteLength === 0)) {
       // Fast path: a whole unfragmented message in one piece is delivered as a view, uncopied.
       if (this.messageOpcode === Opcode.Text && !(this.utf8.write(piece) && this.utf8.end())) {
         this.fail(ErrorCode.InvalidUtf8, 1007, "text message is not valid UTF-8");
@@ -357,7 +370,8 @@ export class Receiver {
     this.state = READING_HEADER;
     const opcode = this.opcode;
     if (isControlOpcode(opcode)) {
-      const payload = this.frameLength === 0 ? EMPTY : this.framePayload.take();
+      const parts = this.framePayloadParts;
+      const payload = parts === null || parts.byteLength === 0 ? EMPTY : parts.take();
       if (opcode === Opcode.Ping) this.handler.onPing(payload);
       else if (opcode === Opcode.Pong) this.handler.onPong(payload);
       else this.receiveClose(payload);
@@ -440,18 +454,19 @@ export class Receiver {
   private resume(): void {
     const pending = this.pending;
     if (pending === null) return;
-    while (pending.length > 0 && this.state !== INFLATING && this.state !== STOPPED) {
-      const chunk = pending.shift()!;
-      this.pendingBytes -= chunk.length;
+    while (pending.chunks.length > 0 && this.state !== INFLATING && this.state !== STOPPED) {
+      const chunk = pending.chunks.shift()!;
+      pending.bytes -= chunk.length;
       this.process(chunk);
     }
     // Half the limit, so that a steady flood does not toggle reading on every message.
-    if (this.pendingBytes <= INFLATE_BACKLOG_LIMIT / 2) this.releaseBacklog();
+    if (pending.bytes <= INFLATE_BACKLOG_LIMIT / 2) this.releaseBacklog();
   }
 
   private holdPending(bytes: number): void {
-    this.pendingBytes += bytes;
-    if (!this.backlogged && this.pendingBytes >= INFLATE_BACKLOG_LIMIT) {
+    const pending = this.pending!;
+    pending.bytes += bytes;
+    if (!this.backlogged && pending.bytes >= INFLATE_BACKLOG_LIMIT) {
       this.backlogged = true;
       this.handler.onReceiveBacklog?.(true);
     }
@@ -489,7 +504,31 @@ defineFlags(Receiver.prototype, {
   messageCompressed: 1 << 2,
   backlogged: 1 << 3,
   ending: 1 << 4,
+  payloadStarted: 1 << 5,
 });
+
+/** `headerLength` sits in the bits of `flags` above the booleans. */
+const HEADER_LENGTH_SHIFT = 8;
+const HEADER_LENGTH_MASK = 0xf << HEADER_LENGTH_SHIFT;
+Object.defineProperty(Receiver.prototype, "headerLength", {
+  get(this: { flags: number }): number {
+    return (this.flags & HEADER_LENGTH_MASK) >>> HEADER_LENGTH_SHIFT;
+  },
+  set(this: { flags: number }, length: number): void {
+    this.flags = (this.flags & ~HEADER_LENGTH_MASK) | (length << HEADER_LENGTH_SHIFT);
+  },
+});
+
+/** Input held while a frame is inflated, and its size; created on the first such input. */
+class PendingInput {
+  chunks: Uint8Array[] = [];
+  bytes = 0;
+}
+
+/** `key` (4 bytes big-endian) rotated left by `bytes` bytes, as an int32. */
+function rotateKey(key: number, bytes: number): number {
+  return bytes === 0 ? key : ((key << (8 * bytes)) | (key >>> (32 - 8 * bytes))) | 0;
+}
 
 /** What the receivers of one server (or of one client's settings) have in common. */
 interface ReceiverConfig extends Required<ReceiveLimits> {

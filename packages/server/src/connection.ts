@@ -47,8 +47,14 @@ export interface ConnectionEvents {
 }
 
 /** Settings a connection takes from its server's resolved options, and the server (for diagnostics). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- shared by the connections of a server of any `data` type
-export type ConnectionSettings = { server: WebSocketServer<any> } & Pick<
+/* eslint-disable @typescript-eslint/no-explicit-any -- shared by the connections of a server of any `data` type */
+export type ConnectionSettings = {
+  server: WebSocketServer<any>;
+  /** Called once per connection, after `close` is emitted. */
+  onClosed: (conn: Connection<any>) => void;
+  /** The server's topics, for `subscribe`. */
+  topics: TopicRegistry<any>;
+} & Pick<
   ResolvedOptions<unknown>,
   | "maxPayload"
   | "maxFragments"
@@ -62,6 +68,7 @@ export type ConnectionSettings = { server: WebSocketServer<any> } & Pick<
   | "idleTimeout"
   | "closeTimeout"
 >;
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /**
  * What a connection reads and writes: a TCP (or TLS) socket after an HTTP/1.1 upgrade, or an
@@ -86,10 +93,6 @@ export interface ConnectionInit<T> {
   extensions: string;
   url: string;
   compression: PerMessageDeflate | null;
-  /** Called once, after `close` is emitted. */
-  onClosed?: (conn: Connection<T>) => void;
-  /** The server's topics, for `subscribe`; without it subscriptions are tracked on the connection only. */
-  topics?: TopicRegistry<T>;
 }
 
 /** One iterated message: text as a string, binary as a Buffer. */
@@ -174,20 +177,12 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   readonly url: string;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
-  /** "1.1" when the connection runs on an upgraded socket, "2.0" on an HTTP/2 stream (RFC 8441). */
-  readonly httpVersion: "1.1" | "2.0";
-  /** Close code to report: the peer's, or 1006 when the connection ended without its close frame. */
-  closeCode = 1006;
-  closeReason = "";
-  /** Why the connection failed, when it did. */
-  closeError: WebSocketError | WebSocketServerError | null = null;
 
   private readonly socket: Transport;
   private readonly protocolCore: Protocol;
   private readonly compression: PerMessageDeflate | null;
+  /** Shared by the server's connections: limits, timeouts, and the server's topics and close hook. */
   private readonly settings: ConnectionSettings;
-  private readonly onClosed: ((conn: Connection<T>) => void) | undefined;
-  private readonly registry: TopicRegistry<T> | null;
   /** Allocated on the first subscribe: most connections of many servers never subscribe. */
   private subscriptions: Set<string> | null = null;
   /** `state` and the booleans declared below, packed (accessors after the class): one field, not thirteen. */
@@ -237,6 +232,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   declare private inflateBacklog: boolean;
   declare private readPaused: boolean;
   declare private iterating: boolean;
+  /** The transport is an HTTP/2 stream (see `httpVersion`). */
+  declare private onHttp2Stream: boolean;
 
   constructor(socket: Transport, init: ConnectionInit<T>, settings: ConnectionSettings) {
     super();
@@ -249,13 +246,11 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     this.protocol = init.protocol;
     this.extensions = init.extensions;
     this.url = init.url;
-    this.httpVersion = init.httpVersion ?? "1.1";
     this.remoteAddress = init.remoteAddress ?? socket.remoteAddress;
     this.remotePort = init.remotePort ?? socket.remotePort;
     this.compression = init.compression;
     this.settings = settings;
-    this.onClosed = init.onClosed;
-    this.registry = init.topics ?? null;
+    if (init.httpVersion === "2.0") this.onHttp2Stream = true;
     this.protocolCore = new Protocol(
       {
         role: "server",
@@ -355,6 +350,26 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     );
   }
 
+  /** "1.1" when the connection runs on an upgraded socket, "2.0" on an HTTP/2 stream (RFC 8441). */
+  get httpVersion(): "1.1" | "2.0" {
+    return this.onHttp2Stream ? "2.0" : "1.1";
+  }
+
+  // How the connection ended: kept in `SideState`, which closing creates anyway (its timer).
+  /** Close code to report: the peer's, or 1006 when the connection ended without its close frame. */
+  get closeCode(): number {
+    return this.side === null ? 1006 : this.side.closeCode;
+  }
+
+  get closeReason(): string {
+    return this.side === null ? "" : this.side.closeReason;
+  }
+
+  /** Why the connection failed, when it did. */
+  get closeError(): WebSocketError | WebSocketServerError | null {
+    return this.side === null ? null : this.side.closeError;
+  }
+
   /** Bytes read from the socket after the handshake (frames, as they arrived). */
   get bytesIn(): number {
     return this.receivedBytes;
@@ -412,14 +427,14 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     const subscriptions = (this.subscriptions ??= new Set());
     if (subscriptions.has(topic)) return false;
     subscriptions.add(topic);
-    this.registry?.add(topic, this);
+    this.settings.topics.add(topic, this);
     return true;
   }
 
   /** Leaves a topic. Returns false when not subscribed to it. */
   unsubscribe(topic: string): boolean {
     if (this.subscriptions === null || !this.subscriptions.delete(topic)) return false;
-    this.registry?.remove(topic, this);
+    this.settings.topics.remove(topic, this);
     return true;
   }
 
@@ -819,8 +834,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     this.compression?.close();
     this.socket.removeListener("data", onSocketData);
     if (this.protocolCore.closeReceived) {
-      this.closeCode = this.protocolCore.closeCode;
-      this.closeReason = this.protocolCore.closeReason;
+      const record = this.sideState();
+      record.closeCode = this.protocolCore.closeCode;
+      record.closeReason = this.protocolCore.closeReason;
     }
     const side = this.side;
     if (side !== null) {
@@ -834,12 +850,12 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
       }
     }
     // Leave every topic before `close` is emitted, so that its handlers see the counts without it.
-    if (this.subscriptions !== null && this.registry !== null) {
-      for (const topic of this.subscriptions) this.registry.remove(topic, this);
+    if (this.subscriptions !== null) {
+      for (const topic of this.subscriptions) this.settings.topics.remove(topic, this);
     }
     if (channels.close.hasSubscribers) this.publishClose();
     this.emit("close", this.closeCode, this.closeReason);
-    this.onClosed?.(this);
+    this.settings.onClosed(this);
   }
 
   private publishClose(): void {
@@ -903,8 +919,9 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
 
   /** @internal The peer's close frame arrived. */
   onClose(code: number, reason: string): void {
-    this.closeCode = code;
-    this.closeReason = reason;
+    const record = this.sideState();
+    record.closeCode = code;
+    record.closeReason = reason;
     if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
     if (this.streaming) this.endStream();
     this.startCloseTimer();
@@ -947,7 +964,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
 
   /** Records the one error the connection fails with; `error` listeners and the diagnostics hear of it. */
   private reportError(error: WebSocketError | WebSocketServerError): void {
-    this.closeError = error;
+    this.sideState().closeError = error;
     if (channels.error.hasSubscribers) channels.error.publish({ server: this.settings.server, connection: this, error });
     if (this.listenerCount("error") > 0) this.emit("error", error);
   }
@@ -1042,6 +1059,10 @@ class SideState {
   backlogHead = 0;
   backlogBytes = 0;
   waiter: ((result: IteratorResult<IteratedMessage, undefined>) => void) | null = null;
+  // How the connection ended (the getters `closeCode`, `closeReason`, `closeError`).
+  closeCode = 1006;
+  closeReason = "";
+  closeError: WebSocketError | WebSocketServerError | null = null;
 }
 
 /** `ReadyState` sits in the low two bits of `flags`, the booleans above them. */
@@ -1069,6 +1090,7 @@ defineFlags(Connection.prototype, {
   inflateBacklog: 1 << 11,
   readPaused: 1 << 12,
   iterating: 1 << 13,
+  onHttp2Stream: 1 << 14,
 });
 
 // Socket listeners and timer callbacks, shared by every connection (`this` is the socket).

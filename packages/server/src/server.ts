@@ -23,6 +23,7 @@ import { Connection, type ConnectionSettings, type SendData, type Transport } fr
 import { channels, type HandshakeErrorDiagnostic, type OpenDiagnostic } from "./diagnostics.js";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import { createStandaloneServer, type RequestHeadFailure } from "./standalone.js";
+import { HandshakeDeadlines } from "./handshake-deadlines.js";
 import { Heartbeat } from "./heartbeat.js";
 import {
   acceptStream,
@@ -38,6 +39,7 @@ import {
   type HeadersInit,
   type ResolvedOptions,
   type ServerOptions,
+  type UpgradeAccept,
   type UpgradeDecision,
   type UpgradeRequest,
 } from "./options.js";
@@ -116,9 +118,8 @@ export interface CloseOptions {
 
 type UpgradeCallback<T> = (conn: Connection<T>, req: UpgradeRequest) => void;
 
-const kHandshakeTimer = Symbol("handshakeTimer");
 /** A socket or an HTTP/2 stream in its opening handshake. */
-type TimedSocket = Transport & { [kHandshakeTimer]?: NodeJS.Timeout };
+type TimedSocket = Transport;
 
 /**
  * One opening handshake after the transport-specific checks: an HTTP/1.1 upgrade on a socket or an
@@ -174,6 +175,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   private listenFailed = false;
   /** Sockets waiting for the `upgrade` hook, with their request (for shutdown and timeouts). */
   private readonly handshaking = new Map<Transport, UpgradeRequest>();
+  /** The deadlines of the handshakes in progress; null with `handshakeTimeout: 0`. */
+  private readonly deadlines: HandshakeDeadlines<TimedSocket> | null;
   /** Pings, pong deadlines and idle timeouts for every connection, on one timer. */
   private readonly heartbeat: Heartbeat;
   /** This server's id among those sharing a broker: its own messages coming back are dropped. */
@@ -191,21 +194,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     this.options = resolved;
     // Validate the deflate options now, not on the first handshake.
     if (resolved.perMessageDeflate !== null) negotiateServer([], resolved.perMessageDeflate);
-    this.settings = {
-      maxPayload: resolved.maxPayload,
-      maxFragments: resolved.maxFragments,
-      maxBufferedChunks: resolved.maxBufferedChunks,
-      receiveHighWaterMark: resolved.receiveHighWaterMark,
-      highWaterMark: resolved.highWaterMark,
-      maxBufferedAmount: resolved.maxBufferedAmount,
-      backpressure: resolved.backpressure,
-      pingInterval: resolved.pingInterval,
-      pongTimeout: resolved.pongTimeout,
-      idleTimeout: resolved.idleTimeout,
-      closeTimeout: resolved.closeTimeout,
-      server: this,
-    };
     this.heartbeat = new Heartbeat(this.clients, resolved);
+    this.deadlines = resolved.handshakeTimeout === 0 ? null : new HandshakeDeadlines(resolved.handshakeTimeout, this.handshakeExpired);
     const broker = options.broker ?? null;
     this.broker = broker;
     // Subscribed on the broker only while someone here is in the topic.
@@ -222,6 +212,22 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
           },
     );
     broker?.onError?.(this.brokerFailed);
+    this.settings = {
+      maxPayload: resolved.maxPayload,
+      maxFragments: resolved.maxFragments,
+      maxBufferedChunks: resolved.maxBufferedChunks,
+      receiveHighWaterMark: resolved.receiveHighWaterMark,
+      highWaterMark: resolved.highWaterMark,
+      maxBufferedAmount: resolved.maxBufferedAmount,
+      backpressure: resolved.backpressure,
+      pingInterval: resolved.pingInterval,
+      pongTimeout: resolved.pongTimeout,
+      idleTimeout: resolved.idleTimeout,
+      closeTimeout: resolved.closeTimeout,
+      server: this,
+      onClosed: this.removeClient,
+      topics: this.registry,
+    };
     if (onConnection !== undefined) this.on("connection", onConnection);
 
     this.readingHead = null;
@@ -245,7 +251,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       const { server, reading } = createStandaloneServer(
         { maxHeaderSize: resolved.maxHeaderSize, maxHeaderCount: resolved.maxHeaderCount },
         {
-          connection: this.onTcpConnection,
+          connection: this.onStandaloneConnection,
+          closed: this.onHeadSocketClosed,
           upgrade: this.onUpgradeEvent,
           plainRequest: this.onStandalonePlainRequest,
           badHead: this.onBadHead,
@@ -327,16 +334,39 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     head: Buffer,
     callback?: UpgradeCallback<T>,
   ): Promise<Connection<T> | null> {
+    const result = this.startUpgrade(req, socket, head, callback);
+    return result instanceof Promise ? result : Promise.resolve(result);
+  }
+
+  /**
+   * `handleUpgrade` without its promise unless something waits (the `upgrade` hook): what the
+   * server's own listeners call, so that a handshake without a hook allocates no promise, no async
+   * frame and no microtask.
+   */
+  private startUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    callback: UpgradeCallback<T> | undefined,
+  ): Connection<T> | null | Promise<Connection<T> | null> {
     const tcp = socket as TimedSocket;
     // For the open diagnostic's handshake duration: one clock read per handshake, not per message.
     const started = performance.now();
-    this.startHandshakeTimer(tcp);
-    return this.upgrade(req, tcp, head, callback, started).catch((error: unknown) => {
-      // Only our own bugs or a user callback land here; the socket must not be left open.
-      tcp.destroy();
-      this.reportError(error);
-      return null;
-    });
+    // Without a hook the handshake ends in this tick; `askUpgradeHook` watches the close otherwise.
+    this.startHandshakeTimer(tcp, false);
+    try {
+      const result = this.upgrade(req, tcp, head, callback, started);
+      return result instanceof Promise ? result.catch((error: unknown) => this.upgradeFailed(tcp, error)) : result;
+    } catch (error) {
+      return this.upgradeFailed(tcp, error);
+    }
+  }
+
+  /** Only our own bugs or a user callback land here; the socket must not be left open. */
+  private upgradeFailed(socket: Duplex, error: unknown): null {
+    socket.destroy();
+    this.reportError(error);
+    return null;
   }
 
   /** Frames a message once for `broadcast` or many `conn.sendPrepared` calls. */
@@ -503,7 +533,16 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
 
   private readonly onTcpConnection = (socket: Socket): void => {
     // Own port: the handshake timeout runs from TCP accept (SECURITY.md row 14, slowloris).
-    this.startHandshakeTimer(socket as TimedSocket);
+    this.startHandshakeTimer(socket as TimedSocket, true);
+  };
+
+  /** The same for the standalone listener, which reports the close of a socket still in its head. */
+  private readonly onStandaloneConnection = (socket: Socket): void => {
+    this.startHandshakeTimer(socket as TimedSocket, false);
+  };
+
+  private readonly onHeadSocketClosed = (socket: Socket): void => {
+    this.clearHandshakeTimer(socket as TimedSocket);
   };
 
   private readonly onPlainRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -550,16 +589,16 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       }
       return;
     }
-    void this.handleUpgrade(req, socket, head);
+    void this.startUpgrade(req, socket, head, undefined);
   };
 
-  private async upgrade(
+  private upgrade(
     req: IncomingMessage,
     socket: TimedSocket,
     head: Buffer,
     callback: UpgradeCallback<T> | undefined,
     started: number,
-  ): Promise<Connection<T> | null> {
+  ): Connection<T> | null | Promise<Connection<T> | null> {
     const options = this.options;
     // Errors before the socket is handed to a connection must not crash the process, and a client
     // that half-closes before the 101 has given up (sockets from http.Server allow half-open).
@@ -612,7 +651,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   ): Promise<Connection<T> | null> {
     const started = performance.now();
     const transport = stream as unknown as TimedSocket;
-    this.startHandshakeTimer(transport);
+    this.startHandshakeTimer(transport, true);
     transport.on("error", noop);
     // A client that ends its side before our answer has given up.
     transport.on("end", destroyOnEnd);
@@ -650,17 +689,32 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     return this.negotiate(handshake(target, request.protocols, request.extensions, request.key), undefined);
   }
 
-  /** What both transports share: origin, the `upgrade` hook, subprotocol, compression, the connection. */
-  private async negotiate(handshake: Handshake, callback: UpgradeCallback<T> | undefined): Promise<Connection<T> | null> {
+  /**
+   * What both transports share: origin, the `upgrade` hook, subprotocol, compression, the connection.
+   * Synchronous unless there is a hook to wait for.
+   */
+  private negotiate(handshake: Handshake, callback: UpgradeCallback<T> | undefined): Connection<T> | null | Promise<Connection<T> | null> {
     const options = this.options;
-    const { req, transport: socket } = handshake;
     if (this.clients.size >= options.maxConnections) return this.refuseHandshake(handshake, 503, "Too Many Connections");
-    if (!originAllowed(options, req)) return this.refuseHandshake(handshake, 403, "Origin Not Allowed");
+    if (!originAllowed(options, handshake.req)) return this.refuseHandshake(handshake, 403, "Origin Not Allowed");
+    if (options.upgrade === undefined) return this.complete(handshake, undefined, callback);
+    return this.askUpgradeHook(handshake, options.upgrade, callback);
+  }
 
+  /** Waits for the `upgrade` hook's decision, then refuses or completes the handshake by it. */
+  private async askUpgradeHook(
+    handshake: Handshake,
+    hook: NonNullable<ResolvedOptions<T>["upgrade"]>,
+    callback: UpgradeCallback<T> | undefined,
+  ): Promise<Connection<T> | null> {
+    const { req, transport: socket } = handshake;
+    // While the hook runs, the handshake timer and `close()` must find the request, and a transport
+    // that closes must leave the deadlines.
     this.handshaking.set(socket, req);
+    this.deadlines?.watchClose(socket);
     let decision: UpgradeDecision<T>;
     try {
-      decision = options.upgrade === undefined ? undefined : await options.upgrade(req, {
+      decision = await hook(req, {
         protocols: handshake.protocols,
         origin: typeof req.headers.origin === "string" ? req.headers.origin : undefined,
       });
@@ -674,6 +728,18 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     if (socket.destroyed || !socket.writable) return null;
     if (this.closing !== null) return this.refuseHandshake(handshake, 503, "Server Is Closing");
     if (isReject(decision)) return this.refuseHandshake(handshake, decision.status, decision.reason ?? "", decision.headers);
+    return this.complete(handshake, decision, callback);
+  }
+
+  /** Subprotocol, compression and the 101, then the connection: the handshake is accepted. */
+  private complete(handshake: Handshake, decision: UpgradeAccept<T> | undefined | void, callback: UpgradeCallback<T> | undefined): Connection<T> | null {
+    const options = this.options;
+    const { req, transport: socket } = handshake;
+    // A transport that went away while the request was read has nothing to answer.
+    if (socket.destroyed || !socket.writable) {
+      this.clearHandshakeTimer(socket);
+      return null;
+    }
 
     let protocol = "";
     if (options.handleProtocols !== undefined && handshake.protocols.length > 0) {
@@ -721,8 +787,6 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         // Origin-form as sent; an absolute-form target gives its path and query.
         url: target.path + target.search,
         compression,
-        onClosed: this.removeClient,
-        topics: this.registry,
         httpVersion: handshake.httpVersion,
         remoteAddress: handshake.remoteAddress,
         remotePort: handshake.remotePort,
@@ -855,24 +919,24 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     if (listened) this.emit("handshakeError", error, req);
   }
 
-  private startHandshakeTimer(socket: TimedSocket): void {
-    const ms = this.options.handshakeTimeout;
-    if (ms === 0 || socket[kHandshakeTimer] !== undefined) return;
-    const timer = setTimeout(() => {
-      socket[kHandshakeTimer] = undefined;
-      const req = this.handshaking.get(socket);
-      this.handshaking.delete(socket);
-      socket.destroy();
-      this.handshakeFailed(ServerErrorCode.HandshakeTimeout, `the handshake did not finish within ${ms} ms`, req);
-    }, ms);
-    timer.unref();
-    socket[kHandshakeTimer] = timer;
-    socket.on("close", clearHandshakeTimerOnClose);
+  /**
+   * Starts the handshake's deadline (none with `handshakeTimeout: 0`). `watchClose`: clear it when the
+   * transport closes; a caller that sees the close itself, or finishes in this tick, passes false.
+   */
+  private startHandshakeTimer(socket: TimedSocket, watchClose: boolean): void {
+    this.deadlines?.start(socket, watchClose);
   }
 
   private clearHandshakeTimer(socket: TimedSocket): void {
-    clearHandshakeTimerOnClose.call(socket);
+    this.deadlines?.clear(socket);
   }
+
+  private readonly handshakeExpired = (socket: TimedSocket): void => {
+    const req = this.handshaking.get(socket);
+    this.handshaking.delete(socket);
+    socket.destroy();
+    this.handshakeFailed(ServerErrorCode.HandshakeTimeout, `the handshake did not finish within ${this.options.handshakeTimeout} ms`, req);
+  };
 
   private reportError(error: unknown): void {
     const value = error instanceof Error ? error : new Error(String(error));
@@ -885,14 +949,6 @@ function noop(): void {}
 
 function destroyOnEnd(this: Duplex): void {
   this.destroy();
-}
-
-function clearHandshakeTimerOnClose(this: TimedSocket): void {
-  const timer = this[kHandshakeTimer];
-  if (timer === undefined) return;
-  clearTimeout(timer);
-  this[kHandshakeTimer] = undefined;
-  this.off("close", clearHandshakeTimerOnClose);
 }
 
 /**

@@ -11,6 +11,8 @@ import { findRequestHeadEnd, parseRequestHead, type RequestHead, type RequestHea
 export interface StandaloneHandlers {
   /** A TCP connection was accepted (the handshake timer starts here: SECURITY.md row 14). */
   connection(socket: Socket): void;
+  /** A socket closed before its head was whole (whatever the reason: the peer, an error, `destroy`). */
+  closed(socket: Socket): void;
   /** A whole head naming an upgrade arrived; `head` holds the bytes after it. The socket is paused. */
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
   /** A whole head without `Upgrade`: a plain HTTP request on a WebSocket-only port. */
@@ -147,6 +149,7 @@ export function createStandaloneServer(limits: StandaloneLimits, handlers: Stand
 
   function onClose(this: ReadingSocket): void {
     finish(this);
+    handlers.closed(this);
   }
 
   const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket: ReadingSocket) => {

@@ -12,7 +12,8 @@
 import type { ExtensionOffer } from "../extension.js";
 import { formatExtensionHeader, isToken, parseExtensionHeader, parseSubprotocolHeader } from "../header-lists.js";
 import { isValidKey } from "./key.js";
-import { type ExtraHeaders, type HeaderFields, isFieldValue, joinedHeader, messageFields, parseOfferedLists, singleHeaderValue } from "./request.js";
+import { type HeaderFields, joinedHeader, messageFields, singleHeaderValue } from "./fields.js";
+import { type ExtraHeaders, isFieldValue, parseOfferedLists } from "./request.js";
 
 /** The parts of an HTTP/2 request that validation reads: Node's `stream` event arguments fit. */
 export interface ConnectRequestLike {

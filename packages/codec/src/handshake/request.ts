@@ -9,20 +9,11 @@
  */
 import { Buffer } from "node:buffer";
 import type { ExtensionOffer } from "../extension.js";
-import {
-  formatExtensionHeader,
-  headerListIncludes,
-  isToken,
-  parseExtensionHeader,
-  parseSubprotocolHeader,
-} from "../header-lists.js";
+import { formatExtensionHeader, isToken, parseExtensionHeader, parseSubprotocolHeader } from "../header-lists.js";
+import { type FieldSource, type HeaderFields, joinedHeader, headerIncludes, messageFields, singleHeaderValue } from "./fields.js";
 import { isValidKey } from "./key.js";
 
-/**
- * Header fields as Node's `IncomingMessage.headers` gives them: names in lower case, a value a string,
- * an array of strings for some repeated fields, or undefined.
- */
-export type HeaderFields = Record<string, string | string[] | undefined>;
+export type { HeaderFields } from "./fields.js";
 
 /** The parts of an HTTP request that validation reads; Node's `IncomingMessage` fits. */
 export interface UpgradeRequestLike {
@@ -65,116 +56,6 @@ function reject(status: 400 | 405 | 426, reason: string, headers?: Record<string
   return headers === undefined ? { ok: false, status, reason } : { ok: false, status, reason, headers };
 }
 
-/**
- * The values of header `name` (lower case): undefined when absent, null when present but not a string
- * or an array of strings, else one string per field line. Reads own properties only, so a header object
- * whose prototype was tampered with (`__proto__` as a key) cannot supply values.
- *
- * @internal shared with response.ts
- */
-export function headerValues(headers: unknown, name: string): string[] | null | undefined {
-  if (typeof headers !== "object" || headers === null || !Object.hasOwn(headers, name)) return undefined;
-  const value: unknown = (headers as Record<string, unknown>)[name];
-  if (value === undefined) return undefined;
-  if (typeof value === "string") return [value];
-  if (!Array.isArray(value)) return null;
-  if (value.length === 0) return undefined;
-  const values: string[] = [];
-  for (const item of value as unknown[]) {
-    if (typeof item !== "string") return null;
-    values.push(item);
-  }
-  return values;
-}
-
-/**
- * The header fields of a request or response as field lines per name (names in ASCII lower case):
- * built from `rawHeaders` when the message has it, else its `headers`. Null when the one read is not
- * an object, or `rawHeaders` is not an even-length list of strings. The result has a null prototype,
- * since the peer picks the names (SECURITY.md row 3).
- *
- * SECURITY.md row 22: a header that must appear once (`Host`) is counted over the raw lines, because
- * `IncomingMessage.headers` drops the second `Host` (or joins it with `joinDuplicateHeaders`).
- *
- * @internal shared with response.ts
- */
-export function messageFields(message: { headers?: unknown; rawHeaders?: unknown }): HeaderFields | null {
-  const raw = message.rawHeaders;
-  if (raw === undefined) {
-    const { headers } = message;
-    return typeof headers === "object" && headers !== null ? (headers as HeaderFields) : null;
-  }
-  if (!Array.isArray(raw) || raw.length % 2 !== 0) return null;
-  const fields = Object.create(null) as Record<string, string[]>;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name: unknown = raw[i];
-    const value: unknown = raw[i + 1];
-    if (typeof name !== "string" || typeof value !== "string") return null;
-    const lower = asciiLowerCase(name);
-    const values = fields[lower];
-    if (values === undefined) fields[lower] = [value];
-    else values.push(value);
-  }
-  return fields;
-}
-
-/** ASCII-only lower case: `toLowerCase()` would also fold U+212A KELVIN SIGN into "k". */
-function asciiLowerCase(value: string): string {
-  let result = "";
-  let from = 0;
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code >= 0x41 && code <= 0x5a) {
-      result += value.slice(from, i) + String.fromCharCode(code | 0x20);
-      from = i + 1;
-    }
-  }
-  return from === 0 ? value : result + value.slice(from);
-}
-
-/**
- * The value of a header that must appear exactly once, trimmed of OWS (RFC 7230 §3.2.4: it is not part
- * of the field value), or null when absent, repeated or garbage.
- *
- * @internal shared with response.ts
- */
-export function singleHeaderValue(headers: unknown, name: string): string | null {
-  const values = headerValues(headers, name);
-  if (values === undefined || values === null || values.length !== 1) return null;
-  return trimOws(values[0]!);
-}
-
-/**
- * Whether the comma list in header `name`, over all its field lines, holds `token` (lower case)
- * ASCII case-insensitively.
- *
- * @internal shared with response.ts
- */
-export function headerIncludes(headers: unknown, name: string, token: string): boolean {
-  const values = headerValues(headers, name);
-  if (values === undefined || values === null) return false;
-  return values.some((value) => headerListIncludes(value, token));
-}
-
-/**
- * Repeated field lines of a list header are equivalent to one line with the values joined by commas
- * (RFC 7230 §3.2.2). Undefined when absent, null when garbage.
- *
- * @internal shared with response.ts
- */
-export function joinedHeader(headers: unknown, name: string): string | null | undefined {
-  const values = headerValues(headers, name);
-  return values === undefined || values === null ? values : values.join(",");
-}
-
-function trimOws(value: string): string {
-  let from = 0;
-  let to = value.length;
-  while (from < to && (value.charCodeAt(from) === 0x20 || value.charCodeAt(from) === 0x09)) from++;
-  while (to > from && (value.charCodeAt(to - 1) === 0x20 || value.charCodeAt(to - 1) === 0x09)) to--;
-  return value.slice(from, to);
-}
-
 /** HTTP-version "1.1" or later, as Node's `httpVersion` spells it (`major.minor`). */
 function isHttp11OrLater(version: string): boolean {
   const match = /^(\d{1,3})\.(\d{1,3})$/.exec(version);
@@ -189,7 +70,7 @@ function isHttp11OrLater(version: string): boolean {
  * form one list (§4.2.1 items 8 and 9, §11.3.4). Extensions are checked for syntax only here; each
  * validates its own parameters. Returns the reason of a 400 for a malformed one.
  */
-export function parseOfferedLists(headers: unknown): { protocols: string[]; extensions: ExtensionOffer[] } | string {
+export function parseOfferedLists(headers: FieldSource): { protocols: string[]; extensions: ExtensionOffer[] } | string {
   let protocols: string[] = [];
   const protocolHeader = joinedHeader(headers, "sec-websocket-protocol");
   if (protocolHeader !== undefined) {

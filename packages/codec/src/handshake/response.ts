@@ -4,17 +4,10 @@
  * throws; the request builder throws a TypeError for invalid arguments, which are a programmer error.
  */
 import type { ExtensionOffer } from "../extension.js";
-import { formatExtensionHeader, isToken, parseExtensionHeader, parseSubprotocolHeader } from "../header-lists.js";
+import { asciiLowerEquals, formatExtensionHeader, isToken, parseExtensionHeader, parseSubprotocolHeader } from "../header-lists.js";
 import { computeAccept, isValidKey } from "./key.js";
-import {
-  type ExtraHeaders,
-  type HeaderFields,
-  formatExtraHeaders,
-  headerIncludes,
-  joinedHeader,
-  messageFields,
-  singleHeaderValue,
-} from "./request.js";
+import { type HeaderFields, headerIncludes, joinedHeader, messageFields, singleHeaderValue } from "./fields.js";
+import { type ExtraHeaders, formatExtraHeaders } from "./request.js";
 
 /** The parts of the server's response that validation reads; Node's `IncomingMessage` fits. */
 export interface UpgradeResponseLike {
@@ -149,14 +142,7 @@ function offeredNames(expected: UpgradeResponseExpectations): Set<string> | null
 
 /** "websocket", ASCII case-insensitively (not `toLowerCase()`, which also folds non-ASCII letters). */
 function isWebsocketToken(value: string): boolean {
-  const expected = "websocket";
-  if (value.length !== expected.length) return false;
-  for (let i = 0; i < expected.length; i++) {
-    let code = value.charCodeAt(i);
-    if (code >= 0x41 && code <= 0x5a) code |= 0x20;
-    if (code !== expected.charCodeAt(i)) return false;
-  }
-  return true;
+  return value.length === 9 && asciiLowerEquals(value, 0, "websocket");
 }
 
 export interface UpgradeRequestOptions {
