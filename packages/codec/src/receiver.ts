@@ -336,6 +336,14 @@ export class Receiver {
     const end = offset + count;
 
     if (isControlOpcode(this.opcode) || this.messageCompressed) {
+      if (whole) {
+        // A control or compressed frame whose payload came in one piece: read as a view, with no
+        // frame buffer (the socket's chunks are not reused, and this frame's bytes stay as they are).
+        this.state = READING_HEADER;
+        if (this.messageCompressed && !isControlOpcode(this.opcode)) this.inflate(piece, this.fin);
+        else this.receiveControl(piece);
+        return end;
+      }
       this.framePayload.push(piece, this.remaining);
       if (this.framePayload.pieceCount > this.maxBufferedChunks) {
         this.fail(ErrorCode.TooManyBufferedChunks, 1008, "too many chunks buffered for one frame");
@@ -371,10 +379,7 @@ export class Receiver {
     const opcode = this.opcode;
     if (isControlOpcode(opcode)) {
       const parts = this.framePayloadParts;
-      const payload = parts === null || parts.byteLength === 0 ? EMPTY : parts.take();
-      if (opcode === Opcode.Ping) this.handler.onPing(payload);
-      else if (opcode === Opcode.Pong) this.handler.onPong(payload);
-      else this.receiveClose(payload);
+      this.receiveControl(parts === null || parts.byteLength === 0 ? EMPTY : parts.take());
     } else if (this.messageCompressed) {
       this.inflate(this.framePayload.take(), this.fin);
     } else if (this.fin) {
@@ -383,6 +388,13 @@ export class Receiver {
       }
       this.deliver(this.messageParts === null ? new Uint8Array(0) : this.messageParts.take());
     }
+  }
+
+  private receiveControl(payload: Uint8Array): void {
+    const opcode = this.opcode;
+    if (opcode === Opcode.Ping) this.handler.onPing(payload);
+    else if (opcode === Opcode.Pong) this.handler.onPong(payload);
+    else this.receiveClose(payload);
   }
 
   private receiveClose(payload: Uint8Array): void {

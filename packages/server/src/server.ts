@@ -15,6 +15,7 @@ import {
   validateConnectRequest,
   validateUpgradeRequest,
   type ExtraHeaders,
+  type UpgradeRequestAccepted,
 } from "@ws/codec/handshake";
 import { PerMessageDeflate, formatDeflateEntry, negotiateServer } from "@ws/codec/deflate";
 import { broadcast, PreparedMessage, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
@@ -143,6 +144,50 @@ interface Handshake {
   refuse(status: number, reason: string, headers?: HeadersInit): number;
   /** Writes the accepting answer (101, or 200 on HTTP/2). Throws a TypeError for a header that cannot be written. */
   accept(protocol: string, extensions: ExtensionOffer[], headers: ExtraHeaders | undefined): void;
+}
+
+/** An HTTP/1.1 upgrade's handshake: the answer, 101 or an error, is written to the socket. */
+class UpgradeHandshake implements Handshake {
+  readonly transport: TimedSocket;
+  readonly protocols: readonly string[];
+  readonly extensions: ExtensionOffer[];
+  readonly head: Buffer;
+  readonly httpVersion = "1.1";
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** The request's `Sec-WebSocket-Key`, for the accept value. */
+  private readonly key: string;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly req: IncomingMessage,
+    readonly target: RequestTarget,
+    request: UpgradeRequestAccepted,
+    head: Buffer,
+    readonly started: number,
+  ) {
+    this.transport = socket;
+    this.protocols = request.protocols;
+    this.extensions = request.extensions;
+    this.head = head;
+    this.remoteAddress = socket.remoteAddress;
+    this.remotePort = socket.remotePort;
+    this.key = request.key;
+  }
+
+  refuse(status: number, reason: string, headers?: HeadersInit): number {
+    return rejectSocket(this.socket, status, reason, headers);
+  }
+
+  accept(protocol: string, extensions: ExtensionOffer[], headers: ExtraHeaders | undefined): void {
+    const response = buildUpgradeResponse({
+      accept: computeAccept(this.key),
+      protocol: protocol === "" ? undefined : protocol,
+      extensions,
+      headers,
+    });
+    this.socket.write(response, "latin1");
+  }
 }
 
 /**
@@ -611,32 +656,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     // RFC 9112 §3.2.3, §3.2.4: asterisk-form and authority-form are for OPTIONS and CONNECT, not GET.
     const target = parseRequestTarget(req.url);
     if (target === null) return this.refuse(socket, req, 400, "Invalid Request Target");
-    const tcp = socket as Socket;
-    return this.negotiate(
-      {
-        transport: socket,
-        req,
-        target,
-        protocols: request.protocols,
-        extensions: request.extensions,
-        head,
-        httpVersion: "1.1",
-        started,
-        remoteAddress: tcp.remoteAddress,
-        remotePort: tcp.remotePort,
-        refuse: (status, reason, headers) => rejectSocket(tcp, status, reason, headers),
-        accept: (protocol, extensions, headers) => {
-          const response = buildUpgradeResponse({
-            accept: computeAccept(request.key),
-            protocol: protocol === "" ? undefined : protocol,
-            extensions,
-            headers,
-          });
-          socket.write(response, "latin1");
-        },
-      },
-      callback,
-    );
+    return this.negotiate(new UpgradeHandshake(socket as Socket, req, target, request, head, started), callback);
   }
 
   /**

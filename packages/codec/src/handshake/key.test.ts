@@ -1,4 +1,5 @@
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { WEBSOCKET_GUID, computeAccept, generateKey, isValidKey } from "./key.js";
 
@@ -11,6 +12,13 @@ describe("computeAccept", () => {
 
   it("depends on every character of the key", () => {
     expect(computeAccept("dGhlIHNhbXBsZSBub25jZA==")).not.toBe("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  });
+
+  it("agrees with a Hash object's SHA-1 for generated keys (whichever hashing call the Node has)", () => {
+    for (let i = 0; i < 200; i++) {
+      const key = generateKey();
+      expect(computeAccept(key)).toBe(createHash("sha1").update(key + WEBSOCKET_GUID).digest("base64"));
+    }
   });
 });
 

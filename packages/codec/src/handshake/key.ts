@@ -2,6 +2,7 @@
  * `Sec-WebSocket-Key` and `Sec-WebSocket-Accept` (RFC 6455 §1.3, §4.1, §4.2.2).
  */
 import { Buffer } from "node:buffer";
+import * as nodeCrypto from "node:crypto";
 import { createHash, randomFillSync } from "node:crypto";
 
 /** The GUID that RFC 6455 §1.3 appends to the key before hashing. */
@@ -55,9 +56,15 @@ export function isValidKey(key: string): boolean {
   return true;
 }
 
+/**
+ * `crypto.hash` (Node 20.12 and later): one call and no `Hash` object per handshake. Read from the
+ * namespace, since a named import of an export that an older Node lacks fails to load.
+ */
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: "base64") => string }).hash;
+
 /** `Sec-WebSocket-Accept` for `key`: base64(SHA-1(key + GUID)) (RFC 6455 §1.3, §4.2.2 item 5.4). */
 export function computeAccept(key: string): string {
-  return createHash("sha1")
-    .update(key + WEBSOCKET_GUID)
-    .digest("base64");
+  const input = key + WEBSOCKET_GUID;
+  if (oneShotHash !== undefined) return oneShotHash("sha1", input, "base64");
+  return createHash("sha1").update(input).digest("base64");
 }

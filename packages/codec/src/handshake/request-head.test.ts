@@ -35,6 +35,30 @@ describe("findRequestHeadEnd", () => {
 });
 
 describe("parseRequestHead", () => {
+  it("gives common names and values (shared strings) and every other spelling exactly as sent", () => {
+    const text =
+      "GET / HTTP/1.1\r\nHOST: a\r\nHosx: b\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nsec-websocket-version: 13\r\n" +
+      "User-Agent: websockeT\r\nX-Odd: 14\r\n\r\n";
+    const first = parse(text);
+    const second = parse(text);
+    if (!first.ok || !second.ok) throw new Error("expected both to parse");
+    expect(first.head.rawHeaders).toEqual([
+      "HOST", "a", "Hosx", "b", "Upgrade", "websocket", "Connection", "Upgrade", "sec-websocket-version", "13",
+      "User-Agent", "websockeT", "X-Odd", "14",
+    ]);
+    expect(first.head).toMatchObject({ method: "GET", url: "/", httpVersion: "1.1" });
+    // Sharing is invisible to JavaScript (strings compare by value): what must hold is that a
+    // spelling close to a common one (another case, one byte off) is never replaced by it.
+    expect(second.head).toEqual(first.head);
+  });
+
+  it("keeps obs-text bytes of a value that starts like a common one", () => {
+    const result = parse("GET /\xe9 HTTP/1.0\r\nHost: x\r\nUpgrade: websocke\xf4\r\n\r\n");
+    expect(result).toMatchObject({ ok: false, code: "WS_ERR_HEAD_REQUEST_LINE" });
+    const value = parse("GET / HTTP/1.0\r\nHost: x\r\nUpgrade: websocke\xf4\r\n\r\n");
+    expect(value).toMatchObject({ ok: true, head: { httpVersion: "1.0", rawHeaders: ["Host", "x", "Upgrade", "websocke\xf4"] } });
+  });
+
   it("reads the RFC 6455 §1.3 sample as IncomingMessage presents it, and it validates", () => {
     const result = parse(SAMPLE);
     expect(result).toEqual({

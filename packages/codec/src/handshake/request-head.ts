@@ -96,6 +96,43 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
 }
 
 /**
+ * Strings most upgrade requests carry, as browsers and libraries spell them: the common field names
+ * and the values that do not vary. A line that matches one byte for byte gets the shared string, not
+ * a new one: a dozen strings per handshake would otherwise be garbage for every connection.
+ */
+const COMMON_STRINGS = [
+  "GET", "/", "Host", "Upgrade", "upgrade", "websocket", "Connection", "connection", "keep-alive, Upgrade",
+  "Sec-WebSocket-Key", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
+  "permessage-deflate; client_max_window_bits", "Origin", "User-Agent", "Accept-Encoding", "gzip, deflate",
+  "gzip, deflate, br", "gzip, deflate, br, zstd", "Accept-Language", "Cache-Control", "no-cache", "Pragma", "Cookie",
+  "host", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",
+  "origin", "user-agent", "accept-encoding", "accept-language", "cache-control", "pragma", "cookie",
+];
+
+/** The common strings by length, each with its bytes. */
+const COMMON_BY_LENGTH: { text: string; bytes: Uint8Array }[][] = [];
+for (const text of COMMON_STRINGS) {
+  (COMMON_BY_LENGTH[text.length] ??= []).push({ text, bytes: Buffer.from(text, "latin1") });
+}
+
+/** `latin1(bytes, start, end)`, as a shared string when it is a common one. */
+function text(bytes: Uint8Array, start: number, end: number): string {
+  const candidates = COMMON_BY_LENGTH[end - start];
+  if (candidates !== undefined) {
+    for (const candidate of candidates) {
+      const common = candidate.bytes;
+      let i = 0;
+      while (i < common.length && common[i] === bytes[start + i]) i++;
+      if (i === common.length) return candidate.text;
+    }
+  }
+  return latin1(bytes, start, end);
+}
+
+/** HTTP versions as `IncomingMessage.httpVersion` spells them, built once. */
+const VERSIONS = ["1.0", "1.1"];
+
+/**
  * Parses the head in `bytes[0, end)`, `end` being what `findRequestHeadEnd` returned. Refuses (400)
  * anything outside the grammar: a request line that is not `method SP target SP HTTP/x.y`, a target
  * with bytes outside VCHAR, a field name that is not a token, a control byte in a value, obs-fold
@@ -109,11 +146,11 @@ export function parseRequestHead(bytes: Uint8Array, end: number, maxHeaderCount:
   let i = 0;
   while (i < lineStop && TCHAR[bytes[i]!] === 1) i++;
   if (i === 0 || bytes[i] !== SP) return fail(400, "Bad Request", "WS_ERR_HEAD_REQUEST_LINE");
-  const method = latin1(bytes, 0, i);
+  const method = text(bytes, 0, i);
   const targetStart = ++i;
   while (i < lineStop && bytes[i]! > SP && bytes[i]! < 0x7f) i++;
   if (i === targetStart || bytes[i] !== SP) return fail(400, "Bad Request", "WS_ERR_HEAD_REQUEST_LINE");
-  const url = latin1(bytes, targetStart, i);
+  const url = text(bytes, targetStart, i);
   i++;
   // HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3), and nothing after it.
   if (
@@ -141,7 +178,7 @@ export function parseRequestHead(bytes: Uint8Array, end: number, maxHeaderCount:
     while (j < stop && TCHAR[bytes[j]!] === 1) j++;
     // RFC 9112 §5.1: no whitespace between the name and the colon.
     if (j === start || bytes[j] !== COLON) return fail(400, "Bad Request", "WS_ERR_HEAD_FIELD");
-    const name = latin1(bytes, start, j);
+    const name = text(bytes, start, j);
     let valueStart = j + 1;
     let valueEnd = stop;
     for (let k = valueStart; k < stop; k++) {
@@ -149,12 +186,12 @@ export function parseRequestHead(bytes: Uint8Array, end: number, maxHeaderCount:
     }
     while (valueStart < valueEnd && (bytes[valueStart] === SP || bytes[valueStart] === HTAB)) valueStart++;
     while (valueEnd > valueStart && (bytes[valueEnd - 1] === SP || bytes[valueEnd - 1] === HTAB)) valueEnd--;
-    rawHeaders.push(name, latin1(bytes, valueStart, valueEnd));
+    rawHeaders.push(name, text(bytes, valueStart, valueEnd));
     start = stop + 2;
   }
   return {
     ok: true,
-    head: { method, url, httpVersion: `${major}.${minor}`, httpVersionMajor: major, httpVersionMinor: minor, rawHeaders },
+    head: { method, url, httpVersion: VERSIONS[minor] ?? `${major}.${minor}`, httpVersionMajor: major, httpVersionMinor: minor, rawHeaders },
   };
 }
 
