@@ -280,7 +280,7 @@ export class Protocol {
     if (!this.closeSent) {
       // RFC 6455 §5.5.1: echo the status code received (none when none came).
       this.closeSent = true;
-      this.sendControl(Opcode.Close, code === 1005 ? EMPTY : encodeClosePayload(code));
+      this.sendControl(Opcode.Close, code === 1005 ? EMPTY : code === 1000 ? NORMAL_CLOSE : encodeClosePayload(code));
     }
     this.state = "closed";
     this.handler.onClose(code, reason);
@@ -543,3 +543,8 @@ Object.defineProperties(Protocol.prototype, {
 });
 
 const EMPTY = new Uint8Array(0);
+/**
+ * The payload of the close most peers send and get echoed, built once: frames copy their payload
+ * (and mask the copy), so it is never written to.
+ */
+const NORMAL_CLOSE = encodeClosePayload(1000);

@@ -409,6 +409,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
 
   /** Only our own bugs or a user callback land here; the socket must not be left open. */
   private upgradeFailed(socket: Duplex, error: unknown): null {
+    this.clearHandshakeTimer(socket as TimedSocket);
     socket.destroy();
     this.reportError(error);
     return null;

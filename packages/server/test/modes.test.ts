@@ -321,10 +321,12 @@ describe.each(SERVER_PATHS)("handshake validation (%s path)", (serverPath) => {
 
 describe("a throwing connection handler", () => {
   it("is reported, and the connection is dropped without leaking", async () => {
-    const server = await startServer();
+    const server = await startServer({ handshakeTimeout: 100 });
     cleanup.push(() => server.close());
     const errors: Error[] = [];
+    const handshakeErrors: Error[] = [];
     server.on("error", (error) => errors.push(error));
+    server.on("handshakeError", (error) => handshakeErrors.push(error));
     server.on("connection", () => {
       throw new Error("handler bug");
     });
@@ -332,6 +334,9 @@ describe("a throwing connection handler", () => {
     await client.waitClosed();
     await until(() => server.clients.size === 0);
     expect(errors.map((error) => error.message)).toEqual(["handler bug"]);
+    // The handshake's deadline went with it: no timeout is reported later for that socket.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(handshakeErrors).toEqual([]);
   });
 });
 
