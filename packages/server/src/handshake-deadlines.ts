@@ -8,7 +8,11 @@
 
 const kSlot = Symbol("handshakeSlot");
 
-/** What the queue keeps on a transport: its slot number, doubled, plus 1 when `close` is watched. */
+/**
+ * What the queue keeps on a transport: its slot number, doubled, plus 1 when `close` is watched. A
+ * property, not a map keyed by the transport: an HTTP/2 session's `socket` is a Proxy of the TLS
+ * socket whose handshake timer started at accept, and only property access goes through it.
+ */
 type Entry = { [kSlot]?: number | undefined };
 
 /** The least that a transport in the queue must offer. */

@@ -206,7 +206,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   /** The own-port listener (a net.Server, see standalone.ts) or the attached HTTP(S) server. */
   private readonly httpServer: HttpServer | HttpsServer | NetServer | null;
   /** Own port: sockets still receiving their request head (destroyed by `close()`). */
-  private readonly readingHead: Set<Socket> | null;
+  private readonly readingHead: ReadonlyMap<Socket, unknown> | null;
   private readonly ownsServer: boolean;
   /** The own-port server speaks TLS (its URL is wss:). */
   private readonly secure: boolean = false;
@@ -510,7 +510,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       }
     });
     for (const socket of this.handshaking.keys()) socket.destroy();
-    if (this.readingHead !== null) for (const socket of [...this.readingHead]) socket.destroy();
+    if (this.readingHead !== null) for (const socket of [...this.readingHead.keys()]) socket.destroy();
     this.handshaking.clear();
     // GOAWAY: the own-port sessions take no new streams; the WebSocket streams close below.
     for (const session of this.sessions) session.close();
@@ -885,6 +885,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     session.on("error", noop);
     session.once("close", () => this.sessions.delete(session));
     // The TCP handshake timer ends with the first stream: the session is speaking HTTP/2.
+    // `session.socket` is a Proxy that forwards property access to the TLS socket, which is how it
+    // reaches the deadline kept on that socket (see handshake-deadlines.ts).
     session.once("stream", () => this.clearHandshakeTimer(session.socket as unknown as TimedSocket));
   };
 

@@ -67,19 +67,16 @@ function appendToHead(state: HeadState, chunk: Buffer): Buffer {
   return pending.subarray(0, length);
 }
 
-const kHead = Symbol("headState");
-type ReadingSocket = Socket & { [kHead]?: HeadState };
-
 /**
  * A `net.Server` answering nothing by itself: every accepted socket is read up to the end of its
  * request head and handed to `handlers`. `reading` holds the sockets still inside their head, so that
- * shutdown can destroy them.
+ * shutdown can destroy them, with what each has sent so far: kept here rather than on the socket,
+ * where a property would stay for the connection's life (an empty slot is still a slot).
  */
-export function createStandaloneServer(limits: StandaloneLimits, handlers: StandaloneHandlers): { server: NetServer; reading: Set<Socket> } {
-  const reading = new Set<Socket>();
+export function createStandaloneServer(limits: StandaloneLimits, handlers: StandaloneHandlers): { server: NetServer; reading: ReadonlyMap<Socket, unknown> } {
+  const reading = new Map<Socket, HeadState>();
 
-  function finish(socket: ReadingSocket): void {
-    socket[kHead] = undefined;
+  function finish(socket: Socket): void {
     reading.delete(socket);
     socket.off("data", onData);
     socket.off("end", onEnd);
@@ -87,8 +84,8 @@ export function createStandaloneServer(limits: StandaloneLimits, handlers: Stand
     socket.off("close", onClose);
   }
 
-  function onData(this: ReadingSocket, chunk: Buffer): void {
-    const state = this[kHead];
+  function onData(this: Socket, chunk: Buffer): void {
+    const state = reading.get(this);
     if (state === undefined) return;
     let bytes = chunk;
     let from = 0;
@@ -132,29 +129,29 @@ export function createStandaloneServer(limits: StandaloneLimits, handlers: Stand
     handlers.upgrade(req, this, end === bytes.length ? EMPTY : bytes.subarray(end));
   }
 
-  function onEnd(this: ReadingSocket): void {
+  function onEnd(this: Socket): void {
     // The peer half-closed before its head was whole: it has given up (a failure worth reporting
     // only when it had started one; a bare connect and close is not a handshake).
-    const started = this[kHead]?.pending !== null;
+    const state = reading.get(this);
+    const started = state !== undefined && state.pending !== null;
     finish(this);
     this.destroy();
     if (started) handlers.socketFailed(this, undefined);
   }
 
-  function onError(this: ReadingSocket, error: Error): void {
+  function onError(this: Socket, error: Error): void {
     finish(this);
     this.destroy();
     handlers.socketFailed(this, error);
   }
 
-  function onClose(this: ReadingSocket): void {
+  function onClose(this: Socket): void {
     finish(this);
     handlers.closed(this);
   }
 
-  const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket: ReadingSocket) => {
-    socket[kHead] = { pending: null, length: 0, scanned: 0 };
-    reading.add(socket);
+  const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
+    reading.set(socket, { pending: null, length: 0, scanned: 0 });
     socket.on("data", onData);
     socket.on("end", onEnd);
     socket.on("error", onError);
