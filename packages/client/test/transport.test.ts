@@ -207,6 +207,51 @@ describe("http.Agent", () => {
     agent.destroy();
   });
 
+  it("writes the first frames of a tick at once and the rest of a burst in one write", async () => {
+    let settle!: (texts: string[]) => void;
+    const received = new Promise<string[]>((resolve) => (settle = resolve));
+    const server = await scriptedServer(async (peer) => {
+      await peer.accept();
+      const texts: string[] = [];
+      while (texts.length < 20) {
+        const next = await peer.readFrame();
+        if (next === null) break;
+        texts.push(next.payload.toString());
+      }
+      settle(texts);
+    });
+    cleanups.push(() => server.close());
+    // A real socket, with its writes counted at the stream's two entry points to the kernel.
+    const agent = new Agent();
+    const writes: number[] = [];
+    const original = agent.createConnection.bind(agent);
+    agent.createConnection = ((...args: Parameters<typeof original>) => {
+      const socket = original(...args) as Socket & { _write: Socket["_write"]; _writev?: Socket["_writev"] };
+      const write = socket._write.bind(socket);
+      socket._write = (chunk, encoding, callback) => {
+        writes.push(1);
+        write(chunk, encoding, callback);
+      };
+      const writev = socket._writev!.bind(socket);
+      socket._writev = (chunks, callback) => {
+        writes.push(chunks.length);
+        writev(chunks, callback);
+      };
+      return socket;
+    }) as typeof agent.createConnection;
+    const conn = await connect(server.url, { agent, perMessageDeflate: false });
+    writes.length = 0;
+    for (let i = 0; i < 20; i++) conn.send(`m${i}`);
+    // Eight frames left one by one as they were sent; the other twelve wait for the end of the tick.
+    expect(writes).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Then they leave together: one batch of copied small frames, one write.
+    expect(writes).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(await received).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+    conn.terminate();
+    agent.destroy();
+  });
+
   it("validates the response on the agent path too", async () => {
     const http = createHttpServer();
     http.on("upgrade", (_request, socket: Socket) => {
