@@ -355,14 +355,16 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     return this.onHttp2Stream ? "2.0" : "1.1";
   }
 
-  // How the connection ended: kept in `SideState`, which closing creates anyway (its timer).
-  /** Close code to report: the peer's, or 1006 when the connection ended without its close frame. */
+  /**
+   * Close code to report: the peer's, or 1006 when the connection ended without its close frame.
+   * The codec's `Protocol` keeps the peer's close; only its absence is ours to report.
+   */
   get closeCode(): number {
-    return this.side === null ? 1006 : this.side.closeCode;
+    return this.protocolCore.closeReceived ? this.protocolCore.closeCode : 1006;
   }
 
   get closeReason(): string {
-    return this.side === null ? "" : this.side.closeReason;
+    return this.protocolCore.closeReceived ? this.protocolCore.closeReason : "";
   }
 
   /** Why the connection failed, when it did. */
@@ -833,11 +835,6 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     this.protocolCore.receiveEof();
     this.compression?.close();
     this.socket.removeListener("data", onSocketData);
-    if (this.protocolCore.closeReceived) {
-      const record = this.sideState();
-      record.closeCode = this.protocolCore.closeCode;
-      record.closeReason = this.protocolCore.closeReason;
-    }
     const side = this.side;
     if (side !== null) {
       const waiters = side.drainWaiters;
@@ -918,10 +915,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   }
 
   /** @internal The peer's close frame arrived. */
-  onClose(code: number, reason: string): void {
-    const record = this.sideState();
-    record.closeCode = code;
-    record.closeReason = reason;
+  onClose(): void {
     if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
     if (this.streaming) this.endStream();
     this.startCloseTimer();
@@ -1059,9 +1053,7 @@ class SideState {
   backlogHead = 0;
   backlogBytes = 0;
   waiter: ((result: IteratorResult<IteratedMessage, undefined>) => void) | null = null;
-  // How the connection ended (the getters `closeCode`, `closeReason`, `closeError`).
-  closeCode = 1006;
-  closeReason = "";
+  /** Why the connection failed, when it did (the getter `closeError`). */
   closeError: WebSocketError | WebSocketServerError | null = null;
 }
 

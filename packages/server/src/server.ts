@@ -148,7 +148,6 @@ interface Handshake {
 
 /** An HTTP/1.1 upgrade's handshake: the answer, 101 or an error, is written to the socket. */
 class UpgradeHandshake implements Handshake {
-  readonly transport: TimedSocket;
   readonly protocols: readonly string[];
   readonly extensions: ExtensionOffer[];
   readonly head: Buffer;
@@ -159,24 +158,23 @@ class UpgradeHandshake implements Handshake {
   private readonly key: string;
 
   constructor(
-    private readonly socket: Socket,
+    readonly transport: Socket,
     readonly req: IncomingMessage,
     readonly target: RequestTarget,
     request: UpgradeRequestAccepted,
     head: Buffer,
     readonly started: number,
   ) {
-    this.transport = socket;
     this.protocols = request.protocols;
     this.extensions = request.extensions;
     this.head = head;
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
+    this.remoteAddress = transport.remoteAddress;
+    this.remotePort = transport.remotePort;
     this.key = request.key;
   }
 
   refuse(status: number, reason: string, headers?: HeadersInit): number {
-    return rejectSocket(this.socket, status, reason, headers);
+    return rejectSocket(this.transport, status, reason, headers);
   }
 
   accept(protocol: string, extensions: ExtensionOffer[], headers: ExtraHeaders | undefined): void {
@@ -186,7 +184,7 @@ class UpgradeHandshake implements Handshake {
       extensions,
       headers,
     });
-    this.socket.write(response, "latin1");
+    this.transport.write(response, "latin1");
   }
 }
 
@@ -379,8 +377,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     head: Buffer,
     callback?: UpgradeCallback<T>,
   ): Promise<Connection<T> | null> {
-    const result = this.startUpgrade(req, socket, head, callback);
-    return result instanceof Promise ? result : Promise.resolve(result);
+    return Promise.resolve(this.startUpgrade(req, socket, head, callback));
   }
 
   /**
