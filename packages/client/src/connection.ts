@@ -7,6 +7,8 @@ import {
   Protocol,
   WRITE_OVERHEAD,
   WriteBatch,
+  encodeFrameInto,
+  frameHeaderSize,
   type MessageCompression,
   type ProtocolHandler,
   type WebSocketError,
@@ -65,9 +67,9 @@ const ITERATOR_PAUSE_AT = 256;
 const ITERATOR_RESUME_AT = 64;
 
 /**
- * Frames a tick may write at once, each in its own write, while the socket keeps up (see `#write`):
- * enough for the few that a request/response exchange sends, few enough that a burst is batched.
- * Against a C echo server with 16 messages of 32 B in flight, 8 gave more round trips per second
+ * Frames a tick may write at once, each in its own write, while the socket keeps up (see
+ * `#leavesAtOnce`): enough for the few that a request/response exchange sends, few enough that a
+ * burst is batched. Against a C echo server with 16 messages of 32 B in flight, 8 gave more round trips per second
  * than 4 or 16.
  */
 const DIRECT_WRITES_PER_TICK = 8;
@@ -160,6 +162,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
     });
     const handler: ProtocolHandler = {
       write: (chunks) => this.#write(chunks),
+      writeFrame: (opcode, payload, fin, rsv1, maskKey) => this.#writeFrame(opcode, payload, fin, rsv1, maskKey),
       onMessage: (data, isBinary) => this.#onMessage(data, isBinary),
       onPing: (payload) => this.emit("ping", toBuffer(payload)),
       onPong: (payload) => this.emit("pong", toBuffer(payload)),
@@ -417,39 +420,67 @@ export class Connection extends EventEmitter<ConnectionEvents> implements AsyncI
   }
 
   #write(chunks: Uint8Array[]): void {
-    const socket = this.#socket;
-    if (!socket.writable) return;
-    if (!this.#corked) {
-      // While the socket keeps up, the first frames of a tick leave at once (header and payload
-      // in one writev): the peer starts on them while we produce the next. Batching every frame
-      // of a tick makes a client and its server take turns, each idle while the other works (a
-      // third fewer 32 B round trips with 16 in flight, measured against a C echo server).
-      if (this.#writesAtOnce && socket.writableLength === 0 && this.#directWrites < DIRECT_WRITES_PER_TICK) {
-        if (this.#directWrites++ === 0) process.nextTick(this.#endTick);
-        if (chunks.length === 1) this.#writeToSocket(chunks[0]!);
-        else {
-          socket.cork();
-          for (const chunk of chunks) this.#writeToSocket(chunk);
-          socket.uncork();
-        }
-        return;
+    if (!this.#socket.writable) return;
+    if (this.#leavesAtOnce()) {
+      if (chunks.length === 1) this.#writeToSocket(chunks[0]!);
+      else {
+        const socket = this.#socket;
+        socket.cork();
+        for (const chunk of chunks) this.#writeToSocket(chunk);
+        socket.uncork();
       }
-      // Past those (a burst), or behind a write the kernel did not take at once, the rest of the
-      // tick's frames leave together in one writev: one system call per frame would cost more.
-      this.#corked = true;
-      socket.cork();
-      process.nextTick(this.#uncork);
+      return;
     }
     if (chunks.length === 1 && WriteBatch.accepts(chunks[0]!)) {
       // Small frames are copied into one write: each socket write costs far more than 6 bytes.
       const chunk = chunks[0]!;
-      const batch = (this.#batch ??= WriteBatch.obtain());
-      if (batch.isFullFor(chunk)) this.#writeToSocket(batch.take()!);
-      batch.add(chunk);
+      this.#batchWithRoomFor(chunk.length).add(chunk);
       return;
     }
     this.#flushBatch();
     for (const chunk of chunks) this.#writeToSocket(chunk);
+  }
+
+  /** A small frame, masked under `maskKey`: encoded straight into the tick's batch, or on its own. */
+  #writeFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean, maskKey: Uint8Array | undefined): void {
+    if (!this.#socket.writable) return;
+    const size = frameHeaderSize(payload.length, maskKey !== undefined) + payload.length;
+    if (this.#leavesAtOnce()) {
+      const frame = new Uint8Array(size);
+      encodeFrameInto(frame, 0, opcode, payload, fin, rsv1, maskKey);
+      this.#writeToSocket(frame);
+      return;
+    }
+    this.#batchWithRoomFor(size).addFrame(opcode, payload, fin, rsv1, maskKey);
+  }
+
+  /**
+   * Whether the frame being written leaves at once; if not, the tick's writes are corked and it
+   * joins the batch. While the socket keeps up, the first frames of a tick leave at once (header
+   * and payload in one writev): the peer starts on them while we produce the next. Batching every
+   * frame of a tick makes a client and its server take turns, each idle while the other works (a
+   * third fewer 32 B round trips with 16 in flight, measured against a C echo server). Past those
+   * (a burst), or behind a write the kernel did not take at once, the rest of the tick's frames
+   * leave together in one writev: one system call per frame would cost more.
+   */
+  #leavesAtOnce(): boolean {
+    if (this.#corked) return false;
+    const socket = this.#socket;
+    if (this.#writesAtOnce && socket.writableLength === 0 && this.#directWrites < DIRECT_WRITES_PER_TICK) {
+      if (this.#directWrites++ === 0) process.nextTick(this.#endTick);
+      return true;
+    }
+    this.#corked = true;
+    socket.cork();
+    process.nextTick(this.#uncork);
+    return false;
+  }
+
+  /** The tick's batch, written out first if a small frame of `size` bytes would not fit. */
+  #batchWithRoomFor(size: number): WriteBatch {
+    const batch = (this.#batch ??= WriteBatch.obtain());
+    if (batch.isFullFor(size)) this.#writeToSocket(batch.take()!);
+    return batch;
   }
 
   #writeToSocket(chunk: Uint8Array): void {

@@ -95,6 +95,39 @@ export function writeFrameHeader(
   return position - offset;
 }
 
+/** RFC 6455 §5.5: no peer would accept a control frame that is fragmented or over 125 bytes. */
+function checkControlFrame(opcode: number, length: number, fin: boolean): void {
+  if (isControlOpcode(opcode) && (length > 125 || !fin)) {
+    throw new RangeError("control frames must have FIN set and a payload of at most 125 bytes");
+  }
+}
+
+/**
+ * Writes a whole frame at `target[offset]`, the header and then the payload (masked under
+ * `maskKey` when given; the caller's payload is never modified), and returns its size. `target`
+ * needs `frameHeaderSize(payload.length, maskKey !== undefined) + payload.length` bytes of room
+ * from `offset`: a shell encodes small frames straight into its write batch this way.
+ *
+ * Throws RangeError for a control frame that is fragmented or carries over 125 bytes, as
+ * `encodeFrame` does.
+ */
+export function encodeFrameInto(
+  target: Uint8Array,
+  offset: number,
+  opcode: number,
+  payload: Uint8Array,
+  fin: boolean,
+  rsv1: boolean,
+  maskKey?: Uint8Array,
+): number {
+  const length = payload.length;
+  checkControlFrame(opcode, length, fin);
+  const headerSize = writeFrameHeader(target, offset, opcode, length, fin, rsv1, maskKey);
+  if (maskKey === undefined) target.set(payload, offset + headerSize);
+  else applyMask(payload, maskKey, target, offset + headerSize, length);
+  return headerSize + length;
+}
+
 /**
  * Serializes one frame and returns the chunks to write, in order:
  * - masked: one fresh buffer with the masked payload, under a new key from the pool for every
@@ -110,24 +143,19 @@ export function encodeFrame(opcode: number, payload: Uint8Array, options: Encode
   const fin = options.fin ?? true;
   const rsv1 = options.rsv1 ?? false;
   const length = payload.length;
-  if (isControlOpcode(opcode) && (length > 125 || !fin)) {
-    throw new RangeError("control frames must have FIN set and a payload of at most 125 bytes");
-  }
+  checkControlFrame(opcode, length, fin);
 
   if (options.mask === true) {
     const maskKey = (options.maskKeys ?? defaultMaskKeyPool).next();
-    const headerSize = frameHeaderSize(length, true);
-    const frame = allocUnfilled(headerSize + length);
-    writeFrameHeader(frame, 0, opcode, length, fin, rsv1, maskKey);
-    applyMask(payload, maskKey, frame, headerSize, length);
+    const frame = allocUnfilled(frameHeaderSize(length, true) + length);
+    encodeFrameInto(frame, 0, opcode, payload, fin, rsv1, maskKey);
     return [frame];
   }
 
   const headerSize = frameHeaderSize(length, false);
   if (length <= COMBINE_MAX) {
     const frame = allocUnfilled(headerSize + length);
-    writeFrameHeader(frame, 0, opcode, length, fin, rsv1);
-    frame.set(payload, headerSize);
+    encodeFrameInto(frame, 0, opcode, payload, fin, rsv1);
     return [frame];
   }
   const header = new Uint8Array(headerSize);

@@ -13,7 +13,13 @@ export {
 export { Utf8Validator, isValidUtf8 } from "./utf8.js";
 export { applyMask, unmask } from "./mask.js";
 export { MaskKeyPool, defaultMaskKeyPool } from "./mask-key.js";
-export { encodeFrame, frameHeaderSize, writeFrameHeader, type EncodeFrameOptions } from "./frame-writer.js";
+export {
+  encodeFrame,
+  encodeFrameInto,
+  frameHeaderSize,
+  writeFrameHeader,
+  type EncodeFrameOptions,
+} from "./frame-writer.js";
 export {
   formatExtensionHeader,
   headerListIncludes,

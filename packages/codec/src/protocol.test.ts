@@ -4,6 +4,7 @@ import { ErrorCode } from "./errors.js";
 import type { CompressionCallback, MessageCompression } from "./extension.js";
 import { Opcode } from "./opcode.js";
 import { Protocol, QUEUE_ENTRY_OVERHEAD, type ProtocolHandler, type ProtocolOptions } from "./protocol.js";
+import { WriteBatch } from "./write-batch.js";
 
 function connection(options: Partial<ProtocolOptions> = {}, extra: Partial<ProtocolHandler> = {}) {
   const written: Uint8Array[] = [];
@@ -463,5 +464,73 @@ describe("Protocol: the queue behind compression", () => {
     const queue = (c.protocol as unknown as { side: { queue: unknown[] | null } }).side.queue;
     expect(queue!.length).toBeLessThan(4096);
     expect(c.sent().length).toBeGreaterThan(39_000);
+  });
+});
+
+describe("Protocol: shells that encode small frames themselves (writeFrame)", () => {
+  /** A shell with `writeFrame`: small frames go through a WriteBatch, in order with `write`. */
+  function encodingShell(role: "server" | "client") {
+    const out: Uint8Array[] = [];
+    const routes: string[] = [];
+    const keys: number[][] = [];
+    const batch = new WriteBatch();
+    const protocol = new Protocol(
+      { role },
+      {
+        write: (chunks) => {
+          routes.push(`write:${chunks.reduce((n, chunk) => n + chunk.length, 0)}`);
+          out.push(...chunks);
+        },
+        writeFrame: (opcode, payload, fin, rsv1, maskKey) => {
+          routes.push(`frame:${opcode}:${payload.length}`);
+          if (maskKey !== undefined) keys.push(Array.from(maskKey));
+          batch.addFrame(opcode, payload, fin, rsv1, maskKey);
+          out.push(batch.take()!);
+        },
+        onMessage() {},
+        onClose() {},
+        onError() {},
+        closeTransport() {},
+      },
+    );
+    return { protocol, routes, keys, sent: () => decodeFrames(concatBytes(...out)) };
+  }
+
+  it("hands a server's small frames to writeFrame and larger ones, encoded, to write, in order", () => {
+    const shell = encodingShell("server");
+    const big = new Uint8Array(3000).fill(7);
+    expect(WriteBatch.acceptsFrame(big.length)).toBe(false);
+    shell.protocol.send(text("small"), false);
+    shell.protocol.send(big, true);
+    shell.protocol.ping(text("p"));
+    shell.protocol.send(new Uint8Array(0), true);
+    shell.protocol.close(1000, "bye");
+    expect(shell.routes).toEqual([
+      `frame:${Opcode.Text}:5`,
+      `write:${big.length + 4}`,
+      `frame:${Opcode.Ping}:1`,
+      `frame:${Opcode.Binary}:0`,
+      `frame:${Opcode.Close}:5`,
+    ]);
+    expect(shell.keys).toEqual([]);
+    expect(shell.sent()).toEqual([
+      { fin: true, rsv1: false, opcode: Opcode.Text, masked: false, payload: text("small") },
+      { fin: true, rsv1: false, opcode: Opcode.Binary, masked: false, payload: big },
+      { fin: true, rsv1: false, opcode: Opcode.Ping, masked: false, payload: text("p") },
+      { fin: true, rsv1: false, opcode: Opcode.Binary, masked: false, payload: new Uint8Array(0) },
+      { fin: true, rsv1: false, opcode: Opcode.Close, masked: false, payload: closePayload(1000, "bye") },
+    ]);
+  });
+
+  it("gives a client's writeFrame a fresh mask key for every frame", () => {
+    const shell = encodingShell("client");
+    for (let i = 0; i < 20; i++) shell.protocol.send(text(`m${i}`), false);
+    expect(shell.keys).toHaveLength(20);
+    expect(new Set(shell.keys.map((key) => key.join(","))).size).toBeGreaterThan(15);
+    const frames = shell.sent();
+    expect(frames.map((frame) => frame.masked)).toEqual(Array(20).fill(true));
+    expect(frames.map((frame) => new TextDecoder().decode(frame.payload))).toEqual(
+      Array.from({ length: 20 }, (_, i) => `m${i}`),
+    );
   });
 });

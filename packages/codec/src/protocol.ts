@@ -8,11 +8,20 @@ import type { ReceiveLimits } from "./limits.js";
 import { defaultMaskKeyPool, type MaskKeyPool } from "./mask-key.js";
 import { Opcode } from "./opcode.js";
 import { Receiver } from "./receiver.js";
+import { WriteBatch } from "./write-batch.js";
 
 /** What the protocol core asks of its I/O shell, and what it reports. */
 export interface ProtocolHandler {
   /** Bytes to send, in order. The shell writes the chunks of one call together (one corked write). */
   write(chunks: Uint8Array[]): void;
+  /**
+   * Optional: a small frame to send (payload within `WriteBatch.acceptsFrame`), in order with
+   * `write`, for the shell to encode itself, typically straight into its write batch
+   * (`WriteBatch.addFrame`, or `encodeFrameInto`). `maskKey` is the client's fresh key for this
+   * frame, undefined on a server. `payload` may change once the call returns. Without this method,
+   * every frame comes encoded through `write`.
+   */
+  writeFrame?(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean, maskKey: Uint8Array | undefined): void;
   onMessage(data: Uint8Array, isBinary: boolean): void;
   /** The peer's ping arrived (its automatic answer, if any, is queued already). */
   onPing?(payload: Uint8Array): void;
@@ -424,9 +433,12 @@ export class Protocol {
   }
 
   private writeFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void {
-    this.handler.write(
-      encodeFrame(opcode, payload, { fin, rsv1, mask: this.isClient, maskKeys: this.maskKeys }),
-    );
+    const handler = this.handler;
+    if (handler.writeFrame !== undefined && WriteBatch.acceptsFrame(payload.length)) {
+      handler.writeFrame(opcode, payload, fin, rsv1, this.isClient ? this.maskKeys.next() : undefined);
+      return;
+    }
+    handler.write(encodeFrame(opcode, payload, { fin, rsv1, mask: this.isClient, maskKeys: this.maskKeys }));
   }
 
   /** @internal Whether pings are answered automatically. */

@@ -1,5 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { BATCH_CHUNK_MAX, BATCH_MAX_BYTES, BATCH_MAX_CHUNKS, WriteBatch } from "./write-batch.js";
+import { encodeFrame } from "./frame-writer.js";
+import { MaskKeyPool } from "./mask-key.js";
+import { Opcode } from "./opcode.js";
+import {
+  BATCH_CHUNK_MAX,
+  BATCH_FRAME_PAYLOAD_MAX,
+  BATCH_MAX_BYTES,
+  BATCH_MAX_CHUNKS,
+  WriteBatch,
+} from "./write-batch.js";
+
+/** The frame `encodeFrame` makes, as one array of bytes. */
+function encoded(opcode: number, payload: Uint8Array, fin = true, rsv1 = false): number[] {
+  return encodeFrame(opcode, payload, { fin, rsv1 }).flatMap((chunk) => Array.from(chunk));
+}
+
+/** `n` bytes counting up from `from`. */
+function bytes(n: number, from = 0): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (from + i) & 0xff);
+}
 
 describe("WriteBatch", () => {
   it("copies small chunks into one buffer, in order", () => {
@@ -27,7 +46,7 @@ describe("WriteBatch", () => {
     const batch = new WriteBatch();
     const big = new Uint8Array(BATCH_CHUNK_MAX);
     let added = 0;
-    while (!batch.isFullFor(big)) {
+    while (!batch.isFullFor(big.length)) {
       batch.add(big);
       added++;
     }
@@ -35,7 +54,7 @@ describe("WriteBatch", () => {
     batch.clear();
     const empty = new Uint8Array(0);
     for (let i = 0; i < BATCH_MAX_CHUNKS; i++) batch.add(empty);
-    expect(batch.isFullFor(empty)).toBe(true);
+    expect(batch.isFullFor(0)).toBe(true);
   });
 
   it("hands batches holding the same chunks one shared copy (a topic's fan-out)", () => {
@@ -112,5 +131,96 @@ describe("WriteBatch", () => {
     for (let i = 0; i < 200; i++) if (reused.has(WriteBatch.obtain())) fromSpares++;
     expect(fromSpares).toBeGreaterThan(0);
     expect(fromSpares).toBeLessThan(200);
+  });
+
+  describe("frames encoded in place (addFrame)", () => {
+    it("writes the same bytes as encodeFrame, in order with added chunks", () => {
+      const batch = new WriteBatch();
+      const shared = encodeFrame(Opcode.Binary, bytes(3, 100))[0]!;
+      expect(batch.addFrame(Opcode.Text, bytes(5), true, false)).toBe(7);
+      expect(batch.addFrame(Opcode.Binary, bytes(200), false, true)).toBe(204);
+      batch.add(shared);
+      batch.addFrame(Opcode.Continuation, bytes(1, 50), true, false);
+      batch.addFrame(Opcode.Pong, new Uint8Array(0), true, false);
+      expect(batch.bytes).toBe(7 + 204 + shared.length + 3 + 2);
+      expect(Array.from(batch.take()!)).toEqual([
+        ...encoded(Opcode.Text, bytes(5)),
+        ...encoded(Opcode.Binary, bytes(200), false, true),
+        ...Array.from(shared),
+        ...encoded(Opcode.Continuation, bytes(1, 50)),
+        ...encoded(Opcode.Pong, new Uint8Array(0)),
+      ]);
+      expect(batch.empty).toBe(true);
+    });
+
+    it("masks under the key it is given, as a client's frames must be", () => {
+      const keys = new MaskKeyPool();
+      const key = keys.next();
+      const payload = bytes(40);
+      const batch = new WriteBatch();
+      expect(batch.addFrame(Opcode.Binary, payload, true, false, key)).toBe(46);
+      const frame = batch.take()!;
+      expect(frame[1]).toBe(0x80 | 40);
+      expect(Array.from(frame.subarray(2, 6))).toEqual(Array.from(key));
+      const unmasked = Array.from(frame.subarray(6), (byte, i) => byte ^ key[i & 3]!);
+      expect(unmasked).toEqual(Array.from(payload));
+      expect(Array.from(payload)).toEqual(Array.from(bytes(40)));
+    });
+
+    it("copies the payload at once, and takes a copy that later frames do not overwrite", () => {
+      const batch = new WriteBatch();
+      const payload = bytes(4);
+      batch.addFrame(Opcode.Binary, payload, true, false);
+      payload.fill(0xee);
+      const first = batch.take()!;
+      expect(Array.from(first)).toEqual(encoded(Opcode.Binary, bytes(4)));
+      batch.addFrame(Opcode.Binary, bytes(4, 9), true, false);
+      const second = batch.take()!;
+      expect(second).not.toBe(first);
+      expect(Array.from(first)).toEqual(encoded(Opcode.Binary, bytes(4)));
+      expect(Array.from(second)).toEqual(encoded(Opcode.Binary, bytes(4, 9)));
+    });
+
+    it("grows past its first staging buffer, keeping frames that an added chunk split off", () => {
+      const batch = new WriteBatch();
+      const expected: number[] = [];
+      for (let i = 0; i < 60; i++) {
+        const payload = bytes(100 + i, i);
+        batch.addFrame(Opcode.Binary, payload, true, false);
+        expected.push(...encoded(Opcode.Binary, payload));
+        if (i % 7 === 3) {
+          const chunk = Uint8Array.of(0x8a, 1, i);
+          batch.add(chunk);
+          expected.push(...chunk);
+        }
+      }
+      expect(batch.bytes).toBe(expected.length);
+      expect(Array.from(batch.take()!)).toEqual(expected);
+      // Reused afterwards: a lone frame, in a buffer of its own.
+      batch.addFrame(Opcode.Ping, bytes(2), true, false);
+      expect(Array.from(batch.take()!)).toEqual(encoded(Opcode.Ping, bytes(2)));
+    });
+
+    it("counts its frames and bytes against the same bounds as added chunks", () => {
+      expect(WriteBatch.acceptsFrame(BATCH_FRAME_PAYLOAD_MAX)).toBe(true);
+      expect(WriteBatch.acceptsFrame(BATCH_FRAME_PAYLOAD_MAX + 1)).toBe(false);
+      const batch = new WriteBatch();
+      for (let i = 0; i < BATCH_MAX_CHUNKS; i++) batch.addFrame(Opcode.Pong, new Uint8Array(0), true, false);
+      expect(batch.isFullFor(2)).toBe(true);
+      batch.clear();
+      expect(batch.isFullFor(2)).toBe(false);
+      const payload = new Uint8Array(BATCH_FRAME_PAYLOAD_MAX);
+      let added = 0;
+      while (!batch.isFullFor(payload.length + 4)) added += batch.addFrame(Opcode.Binary, payload, true, false);
+      expect(added).toBeLessThanOrEqual(BATCH_MAX_BYTES);
+      expect(batch.take()!.length).toBe(added);
+    });
+
+    it("refuses a control frame no peer would accept, as encodeFrame does", () => {
+      const batch = new WriteBatch();
+      expect(() => batch.addFrame(Opcode.Ping, new Uint8Array(126), true, false)).toThrow(RangeError);
+      expect(() => batch.addFrame(Opcode.Close, new Uint8Array(2), false, false)).toThrow(RangeError);
+      expect(batch.empty).toBe(true);
+    });
   });
 });

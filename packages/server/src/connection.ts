@@ -9,6 +9,7 @@ import {
   WRITE_OVERHEAD,
   WriteBatch,
   defineFlags,
+  frameHeaderSize,
   type WebSocketError,
 } from "@ws/codec";
 import type { PerMessageDeflate } from "@ws/codec/deflate";
@@ -687,25 +688,40 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
 
   /** @internal Writes what the protocol asks for. */
   write(chunks: Uint8Array[]): void {
-    const socket = this.socket;
-    if (socket.destroyed) return;
+    if (this.socket.destroyed) return;
     for (const chunk of chunks) this.sentBytes += chunk.length;
-    if (!this.corked) {
-      // Frames written in the same tick leave in one writev (header and payload together).
-      this.corked = true;
-      socket.cork();
-      process.nextTick(uncorkConnection, this);
-    }
+    this.corkTick();
     if (chunks.length === 1 && WriteBatch.accepts(chunks[0]!)) {
       // Small frames are copied into one write: each socket write costs far more than 2 bytes.
       const chunk = chunks[0]!;
-      const batch = (this.batch ??= WriteBatch.obtain());
-      if (batch.isFullFor(chunk)) this.writeToSocket(batch.take()!);
-      batch.add(chunk);
+      this.batchWithRoomFor(chunk.length).add(chunk);
       return;
     }
     this.flushBatch();
     for (const chunk of chunks) this.writeToSocket(chunk);
+  }
+
+  /** @internal A small frame of ours, encoded straight into this tick's batch. */
+  writeFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void {
+    if (this.socket.destroyed) return;
+    this.corkTick();
+    const size = frameHeaderSize(payload.length, false) + payload.length;
+    this.sentBytes += this.batchWithRoomFor(size).addFrame(opcode, payload, fin, rsv1);
+  }
+
+  /** Frames written in the same tick leave in one writev (header and payload together). */
+  private corkTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(uncorkConnection, this);
+  }
+
+  /** This tick's batch, written out first if a small frame of `size` bytes would not fit. */
+  private batchWithRoomFor(size: number): WriteBatch {
+    const batch = (this.batch ??= WriteBatch.obtain());
+    if (batch.isFullFor(size)) this.writeToSocket(batch.take()!);
+    return batch;
   }
 
   private writeToSocket(chunk: Uint8Array): void {
