@@ -66,6 +66,25 @@ export class ChunkList {
     return result;
   }
 
+  /**
+   * Returns a new buffer of `byteLength + room` bytes that starts with everything held, and empties
+   * the list; the caller fills the last `room` bytes. For the last piece of a message, written
+   * straight into the message's buffer (unmasked into it) instead of pushed and then copied.
+   */
+  takeWithRoom(room: number): Uint8Array {
+    this.flushStaging();
+    const result = allocUnfilled(this.byteLength + room);
+    let offset = 0;
+    if (this.pieces !== null) {
+      for (const piece of this.pieces) {
+        result.set(piece, offset);
+        offset += piece.length;
+      }
+    }
+    this.clear();
+    return result;
+  }
+
   clear(): void {
     // take() hands out a piece or a copy, never the array itself, so the array can be reused.
     if (this.pieces !== null) this.pieces.length = 0;

@@ -158,6 +158,69 @@ describe("Receiver: incremental parsing", () => {
   });
 });
 
+describe("Receiver: the last piece of a message that spans reads", () => {
+  // From 1 KiB on, that piece is unmasked straight into the message's buffer (deliverLastPiece).
+  // The receiver unmasks the pieces before it in place: every read gets bytes of its own.
+  const payload = new Uint8Array(5000).map((_, i) => (i * 7 + 3) & 0xff);
+  const masked = () => buildFrame({ opcode: Opcode.Binary, payload, mask: true });
+
+  it("delivers the message intact wherever the split falls in the mask's cycle", () => {
+    for (let cut = 1; cut < payload.length + 8 - 1024; cut += 37) {
+      const frame = masked();
+      const { receiver, events } = record();
+      receiver.push(frame.subarray(0, cut));
+      receiver.push(frame.slice(cut));
+      expect(events, `cut at ${cut}`).toEqual([{ type: "message", isBinary: true, data: hex(payload) }]);
+    }
+  });
+
+  it("goes on with the frames after it in the same read", () => {
+    const ping = buildFrame({ opcode: Opcode.Ping, payload: text("after"), mask: true });
+    const frame = masked();
+    const { receiver, events } = record();
+    receiver.push(frame.subarray(0, 1500));
+    receiver.push(concatBytes(frame.subarray(1500), ping));
+    expect(events).toEqual([
+      { type: "message", isBinary: true, data: hex(payload) },
+      { type: "ping", data: hex(text("after")) },
+    ]);
+  });
+
+  it("checks UTF-8 across the split, and in the last piece itself", () => {
+    const message = "é€😀 ".repeat(400);
+    for (const cut of [13, 14, 15, 16, 501, 502, 503]) {
+      const bytes = buildFrame({ opcode: Opcode.Text, payload: text(message), mask: true });
+      const { receiver, events } = record();
+      receiver.push(bytes.subarray(0, cut));
+      receiver.push(bytes.slice(cut));
+      expect(events, `cut at ${cut}`).toEqual([{ type: "message", isBinary: false, data: message }]);
+    }
+    const invalid = text("a".repeat(3000));
+    invalid[2500] = 0xff;
+    const bad = buildFrame({ opcode: Opcode.Text, payload: invalid, mask: true });
+    const { receiver, events } = record();
+    receiver.push(bad.subarray(0, 100));
+    receiver.push(bad.slice(100));
+    expect(events).toEqual([{ type: "error", code: ErrorCode.InvalidUtf8, closeCode: 1007 }]);
+    // A message that ends inside a sequence fails too.
+    const truncated = concatBytes(text("b".repeat(2000)), Uint8Array.of(0xe2, 0x82));
+    const cut = buildFrame({ opcode: Opcode.Text, payload: truncated, mask: true });
+    const second = record();
+    second.receiver.push(cut.subarray(0, 50));
+    second.receiver.push(cut.slice(50));
+    expect(second.events).toEqual([{ type: "error", code: ErrorCode.InvalidUtf8, closeCode: 1007 }]);
+  });
+
+  it("joins a final fragment that came whole to the fragments held before it", () => {
+    const first = text("x".repeat(700));
+    const last = text("y".repeat(3000));
+    const { receiver, events } = record();
+    receiver.push(buildFrame({ opcode: Opcode.Text, payload: first, fin: false, mask: true }));
+    receiver.push(buildFrame({ opcode: Opcode.Continuation, payload: last, mask: true }));
+    expect(events).toEqual([{ type: "message", isBinary: false, data: "x".repeat(700) + "y".repeat(3000) }]);
+  });
+});
+
 describe("Receiver: protocol violations", () => {
   const violation = (frames: TestFrame[], options: Partial<ReceiverOptions> = {}) => errorOf(feed(frames, options));
 
