@@ -13,6 +13,7 @@ import {
   type WebSocketError,
 } from "@ws/codec";
 import type { PerMessageDeflate } from "@ws/codec/deflate";
+import { DeadlineQueue } from "./deadline-queue.js";
 import { channels, type BackpressureDiagnostic, type CloseDiagnostic, type ControlFrameDiagnostic } from "./diagnostics.js";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
@@ -55,6 +56,8 @@ export type ConnectionSettings = {
   onClosed: (conn: Connection<any>) => void;
   /** The server's topics, for `subscribe`. */
   topics: TopicRegistry<any>;
+  /** The close timeouts of the server's connections, on one timer (see `CloseDeadlines`). */
+  closeDeadlines: CloseDeadlines;
 } & Pick<
   ResolvedOptions<unknown>,
   | "maxPayload"
@@ -67,7 +70,6 @@ export type ConnectionSettings = {
   | "pingInterval"
   | "pongTimeout"
   | "idleTimeout"
-  | "closeTimeout"
 >;
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
@@ -847,7 +849,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   socketClosed(): void {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
-    if (this.side !== null && this.side.closeTimer !== null) clearTimeout(this.side.closeTimer);
+    if (this.side !== null) this.settings.closeDeadlines.clear(this);
     this.protocolCore.receiveEof();
     this.compression?.close();
     this.socket.removeListener("data", onSocketData);
@@ -992,11 +994,17 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
 
   private startCloseTimer(): void {
     if (this.state === ReadyState.CLOSED) return;
-    const side = this.sideState();
-    if (side.closeTimer !== null) return;
     // SECURITY.md row 16: a peer that never completes the close gets destroyed.
-    side.closeTimer = setTimeout(closeTimerFired, this.settings.closeTimeout, this);
-    side.closeTimer.unref();
+    this.settings.closeDeadlines.add(this);
+  }
+
+  /** @internal Where the server's `CloseDeadlines` keeps this connection's place; -1: none. */
+  get closeSlot(): number {
+    return this.side === null ? -1 : this.side.closeSlot;
+  }
+
+  set closeSlot(slot: number) {
+    this.sideState().closeSlot = slot;
   }
 
   /**
@@ -1059,8 +1067,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
 class SideState {
   /** `stream()` writes waiting for `bufferedAmount` to fall under `highWaterMark`. */
   drainWaiters: Array<(error: Error | null) => void> | null = null;
-  /** SECURITY.md row 16: runs from the start of the closing handshake. */
-  closeTimer: NodeJS.Timeout | null = null;
+  /** SECURITY.md row 16: this connection's place in `CloseDeadlines` from the start of the closing handshake. */
+  closeSlot = -1;
   // Fragmented sending (`stream()`): whole messages sent meanwhile wait here, in order.
   held: Array<{ bytes: Uint8Array; isBinary: boolean; compress: boolean | undefined }> | null = null;
   heldBytes = 0;
@@ -1124,6 +1132,25 @@ function onSocketDrain(this: OwnedSocket): void {
 
 function uncorkConnection(conn: SomeConnection): void {
   conn.uncork();
+}
+
+/**
+ * The close timeouts of one server's connections: every connection gets the same `closeTimeout`,
+ * so one timer serves them all (see `DeadlineQueue`); the slot is kept in the connection's side
+ * state, which a closing connection has anyway.
+ */
+export class CloseDeadlines extends DeadlineQueue<SomeConnection> {
+  constructor(closeTimeout: number) {
+    super(closeTimeout, closeTimerFired);
+  }
+
+  protected slotOf(conn: SomeConnection): number {
+    return conn.closeSlot;
+  }
+
+  protected setSlot(conn: SomeConnection, slot: number): void {
+    conn.closeSlot = slot;
+  }
 }
 
 function closeTimerFired(conn: SomeConnection): void {

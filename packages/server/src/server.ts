@@ -20,7 +20,7 @@ import {
 import { PerMessageDeflate, formatDeflateEntry, negotiateServer } from "@ws/codec/deflate";
 import { broadcast, PreparedMessage, type BroadcastOptions, type BroadcastResult } from "./broadcast.js";
 import { decodeBrokerMessage, encodeBrokerMessage, type Broker } from "./broker.js";
-import { Connection, type ConnectionSettings, type SendData, type Transport } from "./connection.js";
+import { CloseDeadlines, Connection, type ConnectionSettings, type SendData, type Transport } from "./connection.js";
 import { channels, type HandshakeErrorDiagnostic, type OpenDiagnostic } from "./diagnostics.js";
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import { createStandaloneServer, type RequestHeadFailure } from "./standalone.js";
@@ -266,10 +266,10 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       pingInterval: resolved.pingInterval,
       pongTimeout: resolved.pongTimeout,
       idleTimeout: resolved.idleTimeout,
-      closeTimeout: resolved.closeTimeout,
       server: this,
       onClosed: this.removeClient,
       topics: this.registry,
+      closeDeadlines: new CloseDeadlines(resolved.closeTimeout),
     };
     if (onConnection !== undefined) this.on("connection", onConnection);
 

@@ -204,6 +204,54 @@ describe("liveness", () => {
   });
 });
 
+describe("close timeouts (SECURITY row 16)", () => {
+  it("gives each closing connection its full closeTimeout, in order, from one timer", async () => {
+    const closeTimeout = 200;
+    const { connect } = await setup({ closeTimeout });
+    const peers = [];
+    for (let i = 0; i < 12; i++) peers.push(await connect());
+    const closedAt = new Map<Connection, number>();
+    const startedAt = new Map<Connection, number>();
+    const order: number[] = [];
+    peers.forEach(({ conn }, i) => {
+      conn.on("error", () => {});
+      conn.on("close", () => {
+        closedAt.set(conn, performance.now());
+        order.push(i);
+      });
+    });
+    // Timers made while the closes start: the connections' deadlines share one.
+    const realSetTimeout = globalThis.setTimeout;
+    let timersMade = 0;
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      timersMade++;
+      return realSetTimeout(...args);
+    }) as typeof setTimeout;
+    try {
+      for (const { conn } of peers.slice(0, 6)) {
+        startedAt.set(conn, performance.now());
+        conn.close(1000);
+      }
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+    expect(timersMade).toBeLessThanOrEqual(1);
+    await delay(closeTimeout / 2);
+    for (const { conn } of peers.slice(6)) {
+      startedAt.set(conn, performance.now());
+      conn.close(1000);
+    }
+    // None of the peers answers: every connection is destroyed, none before its own deadline.
+    await until(() => closedAt.size === peers.length, 5000);
+    for (const { conn } of peers) {
+      expect(closedAt.get(conn)! - startedAt.get(conn)!).toBeGreaterThanOrEqual(closeTimeout - 2);
+      expect(conn.closeCode).toBe(1006);
+    }
+    expect(order.slice(0, 6).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const { client } of peers) await client.waitClosed();
+  });
+});
+
 describe("timers after an event-loop stall", () => {
   it("reads the peer's close that arrived during a stall before declaring a close timeout", async () => {
     const { connect } = await setup({ closeTimeout: 50 });
