@@ -69,8 +69,8 @@ const ITERATOR_RESUME_AT = 64;
 /**
  * Frames a tick may write at once, each in its own write, while the socket keeps up (see
  * `#leavesAtOnce`): enough for the few that a request/response exchange sends, few enough that a
- * burst is batched. Against a C echo server with 16 messages of 32 B in flight, 8 gave more round trips per second
- * than 4 or 16.
+ * burst is batched. Against a C echo server with 16 messages of 32 B in flight, 8 gave more round
+ * trips per second than 4 or 16.
  */
 const DIRECT_WRITES_PER_TICK = 8;
 
