@@ -30,8 +30,12 @@ export const BATCH_MAX_CHUNKS = 1024;
 
 /** Payloads up to this size are encoded straight into a batch (`addFrame`), header and all. */
 export const BATCH_FRAME_PAYLOAD_MAX = 2048;
-/** First size of a batch's staging buffer (where `addFrame` encodes); it doubles as needed. */
-const STAGING_INITIAL = 1024;
+/**
+ * First size of a batch's staging buffer (where `addFrame` encodes); it doubles as needed. Small,
+ * because a loop that sends to every connection in one tick holds a batch per connection until
+ * the tick ends; the spare batches keep their grown buffers, so a busy connection rarely grows one.
+ */
+const STAGING_INITIAL = 256;
 /** A batch given back keeps a staging buffer up to this size for its next use, not a larger one. */
 const STAGING_KEPT_MAX = 16 * 1024;
 
