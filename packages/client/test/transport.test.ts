@@ -207,7 +207,7 @@ describe("http.Agent", () => {
     agent.destroy();
   });
 
-  it("writes the first frames of a tick at once and the rest of a burst in one write", async () => {
+  it("writes the first frames of a turn at once and the rest of a burst in one write", async () => {
     let settle!: (texts: string[]) => void;
     const received = new Promise<string[]>((resolve) => (settle = resolve));
     const server = await scriptedServer(async (peer) => {
@@ -240,6 +240,8 @@ describe("http.Agent", () => {
       return socket;
     }) as typeof agent.createConnection;
     const conn = await connect(server.url, { agent, perMessageDeflate: false });
+    // A fresh turn of the event loop: its direct writes are the process's, and none is taken yet.
+    await new Promise((resolve) => setImmediate(resolve));
     writes.length = 0;
     for (let i = 0; i < 20; i++) conn.send(`m${i}`);
     // Eight frames left one by one as they were sent; the other twelve wait for the end of the tick.
@@ -250,6 +252,56 @@ describe("http.Agent", () => {
     expect(await received).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
     conn.terminate();
     agent.destroy();
+  });
+
+  it("shares a turn's direct writes between connections: the frames past them are batched", async () => {
+    const counts: number[][] = [[], []];
+    let settle!: () => void;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    let finished = 0;
+    const server = await scriptedServer(async (peer) => {
+      await peer.accept();
+      for (let i = 0; i < 10; i++) if ((await peer.readFrame()) === null) break;
+      if (++finished === 2) settle();
+    });
+    cleanups.push(() => server.close());
+    const agents = [0, 1].map((index) => {
+      const agent = new Agent();
+      const original = agent.createConnection.bind(agent);
+      agent.createConnection = ((...args: Parameters<typeof original>) => {
+        const socket = original(...args) as Socket & { _write: Socket["_write"]; _writev?: Socket["_writev"] };
+        const write = socket._write.bind(socket);
+        socket._write = (chunk, encoding, callback) => {
+          counts[index]!.push(1);
+          write(chunk, encoding, callback);
+        };
+        const writev = socket._writev!.bind(socket);
+        socket._writev = (chunks, callback) => {
+          counts[index]!.push(chunks.length);
+          writev(chunks, callback);
+        };
+        return socket;
+      }) as typeof agent.createConnection;
+      return agent;
+    });
+    const conns = [];
+    for (const agent of agents) conns.push(await connect(server.url, { agent, perMessageDeflate: false }));
+    // A fresh turn of the event loop, then ten sends on each connection in it.
+    await new Promise((resolve) => setImmediate(resolve));
+    counts[0]!.length = 0;
+    counts[1]!.length = 0;
+    for (const conn of conns) for (let i = 0; i < 10; i++) conn.send(`m${i}`);
+    // The first connection took the turn's eight direct writes; everything else waits for the end of the tick.
+    expect(counts).toEqual([[1, 1, 1, 1, 1, 1, 1, 1], []]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(counts).toEqual([[1, 1, 1, 1, 1, 1, 1, 1, 1], [1]]);
+    await done;
+    // In a later turn the budget is back.
+    counts[1]!.length = 0;
+    conns[1]!.send("again");
+    expect(counts[1]).toEqual([1]);
+    for (const conn of conns) conn.terminate();
+    for (const agent of agents) agent.destroy();
   });
 
   it("validates the response on the agent path too", async () => {
