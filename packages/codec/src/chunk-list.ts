@@ -73,14 +73,7 @@ export class ChunkList {
    */
   takeWithRoom(room: number): Uint8Array {
     this.flushStaging();
-    const result = allocUnfilled(this.byteLength + room);
-    let offset = 0;
-    if (this.pieces !== null) {
-      for (const piece of this.pieces) {
-        result.set(piece, offset);
-        offset += piece.length;
-      }
-    }
+    const result = joinChunks(this.pieces ?? [], this.byteLength, room);
     this.clear();
     return result;
   }
@@ -133,7 +126,15 @@ export function concatChunks(chunks: readonly Uint8Array[], byteLength?: number)
   if (chunks.length === 0) return new Uint8Array(0);
   let length = byteLength ?? 0;
   if (byteLength === undefined) for (const chunk of chunks) length += chunk.length;
-  const result = allocUnfilled(length);
+  return joinChunks(chunks, length);
+}
+
+/**
+ * `chunks` (`byteLength` bytes in all) copied into a new buffer, even when there is only one, with
+ * `room` bytes left over at its end for the caller to fill.
+ */
+export function joinChunks(chunks: readonly Uint8Array[], byteLength: number, room = 0): Uint8Array {
+  const result = allocUnfilled(byteLength + room);
   let offset = 0;
   for (const chunk of chunks) {
     result.set(chunk, offset);

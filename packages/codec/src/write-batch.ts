@@ -7,7 +7,7 @@
  * `WRITE_OVERHEAD` bytes in `bufferedAmount`, so that limits see what queued frames really cost.
  */
 import { allocUnfilled } from "./alloc.js";
-import { concatChunks } from "./chunk-list.js";
+import { concatChunks, joinChunks } from "./chunk-list.js";
 import { encodeFrameInto, frameHeaderSize } from "./frame-writer.js";
 
 /**
@@ -16,8 +16,13 @@ import { encodeFrameInto, frameHeaderSize } from "./frame-writer.js";
  */
 export const WRITE_OVERHEAD = 512;
 
-/** Chunks up to this size are copied into the batch; larger ones are written as they are. */
-export const BATCH_CHUNK_MAX = 2048 + 14;
+/** Payloads up to this size are encoded straight into a batch (`addFrame`), header and all. */
+export const BATCH_FRAME_PAYLOAD_MAX = 2048;
+/**
+ * Chunks up to this size are copied into the batch; larger ones are written as they are: a frame
+ * of `BATCH_FRAME_PAYLOAD_MAX` with the longest header (14 bytes).
+ */
+export const BATCH_CHUNK_MAX = BATCH_FRAME_PAYLOAD_MAX + 14;
 /**
  * A batch is written out once it holds this many bytes... Large enough that a burst of 1 KiB frames
  * to one socket (a topic's fan-out) leaves in one system call rather than one per 16: measured in
@@ -28,8 +33,6 @@ export const BATCH_MAX_BYTES = 256 * 1024;
 /** ...or this many frames (empty pongs are 2 bytes each). */
 export const BATCH_MAX_CHUNKS = 1024;
 
-/** Payloads up to this size are encoded straight into a batch (`addFrame`), header and all. */
-export const BATCH_FRAME_PAYLOAD_MAX = 2048;
 /**
  * First size of a batch's staging buffer (where `addFrame` encodes); it doubles as needed. Small,
  * because a loop that sends to every connection in one tick holds a batch per connection until
@@ -154,7 +157,7 @@ export class WriteBatch {
       result = copyOf(this.staging!, this.stagingStart, this.stagingEnd);
     } else if (this.holdsStaged || this.stagingEnd > this.stagingStart) {
       this.closeStaged();
-      result = concatAll(this.chunks, this.bytes);
+      result = joinChunks(this.chunks, this.bytes);
       this.chunks.length = 0;
     } else {
       result = this.takeChunks();
@@ -226,10 +229,4 @@ function copyOf(source: Uint8Array, start: number, end: number): Uint8Array {
   const result = allocUnfilled(end - start);
   result.set(start === 0 && end === source.length ? source : source.subarray(start, end));
   return result;
-}
-
-/** `chunks` copied into one buffer of `length` bytes, even when there is only one. */
-function concatAll(chunks: readonly Uint8Array[], length: number): Uint8Array {
-  if (chunks.length > 1) return concatChunks(chunks, length);
-  return copyOf(chunks[0]!, 0, chunks[0]!.length);
 }
