@@ -407,6 +407,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   /** Only our own bugs or a user callback land here; the socket must not be left open. */
   private upgradeFailed(socket: Duplex, error: unknown): null {
     this.clearHandshakeTimer(socket as TimedSocket);
+    if (socket.listenerCount("error") === 0) socket.on("error", noop);
     socket.destroy();
     this.reportError(error);
     return null;
@@ -627,7 +628,6 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     if (path !== undefined && parseRequestTarget(req.url)?.path !== path) {
       // Another upgrade listener on a shared server may own this path; if there is none, say so.
       if (this.ownsServer || this.httpServer!.listenerCount("upgrade") === 1) {
-        socket.on("error", noop);
         this.refuse(socket as TimedSocket, req, 400, "Bad Request");
       }
       return;
@@ -643,10 +643,9 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     started: number,
   ): Connection<T> | null | Promise<Connection<T> | null> {
     const options = this.options;
-    // Errors before the socket is handed to a connection must not crash the process, and a client
-    // that half-closes before the 101 has given up (sockets from http.Server allow half-open).
-    socket.on("error", noop);
-    socket.on("end", destroyOnEnd);
+    // No listener guards the socket here: until the connection attaches its own, in this same
+    // tick, no event can reach it. Where the socket is left waiting, the guards go on first: a
+    // refusal (see `guard`) and the `upgrade` hook (see `askUpgradeHook`).
     if (this.closing !== null) return this.refuse(socket, req, 503, "Server Is Closing");
     if (headerCount(req) > options.maxHeaderCount) return this.refuse(socket, req, 431, "Too Many Header Fields");
     const request = validateUpgradeRequest(req);
@@ -715,7 +714,9 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     const options = this.options;
     if (this.clients.size >= options.maxConnections) return this.refuseHandshake(handshake, 503, "Too Many Connections");
     if (!originAllowed(options, handshake.req)) return this.refuseHandshake(handshake, 403, "Origin Not Allowed");
-    if (options.upgrade === undefined) return this.complete(handshake, undefined, callback);
+    // In this tick the clock read at the handshake's start is still now (the connection keeps whole
+    // milliseconds): one read fewer per handshake.
+    if (options.upgrade === undefined) return this.complete(handshake, undefined, callback, handshake.started);
     return this.askUpgradeHook(handshake, options.upgrade, callback);
   }
 
@@ -726,6 +727,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     callback: UpgradeCallback<T> | undefined,
   ): Promise<Connection<T> | null> {
     const { req, transport: socket } = handshake;
+    guard(socket);
     // While the hook runs, the handshake timer and `close()` must find the request, and a transport
     // that closes must leave the deadlines.
     this.handshaking.set(socket, req);
@@ -746,11 +748,19 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     if (socket.destroyed || !socket.writable) return null;
     if (this.closing !== null) return this.refuseHandshake(handshake, 503, "Server Is Closing");
     if (isReject(decision)) return this.refuseHandshake(handshake, decision.status, decision.reason ?? "", decision.headers);
-    return this.complete(handshake, decision, callback);
+    return this.complete(handshake, decision, callback, this.heartbeat.now());
   }
 
-  /** Subprotocol, compression and the 101, then the connection: the handshake is accepted. */
-  private complete(handshake: Handshake, decision: UpgradeAccept<T> | undefined | void, callback: UpgradeCallback<T> | undefined): Connection<T> | null {
+  /**
+   * Subprotocol, compression and the 101, then the connection: the handshake is accepted. `now` is
+   * the clock (`performance.now()`) the connection starts its heartbeat times from.
+   */
+  private complete(
+    handshake: Handshake,
+    decision: UpgradeAccept<T> | undefined | void,
+    callback: UpgradeCallback<T> | undefined,
+    now: number,
+  ): Connection<T> | null {
     const options = this.options;
     const { req, transport: socket } = handshake;
     // A transport that went away while the request was read has nothing to answer.
@@ -826,7 +836,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     } finally {
       socket.off("error", noop);
       socket.off("end", destroyOnEnd);
-      conn.start(handshake.head, this.heartbeat.now());
+      conn.start(handshake.head, now);
     }
     return conn;
   }
@@ -899,6 +909,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
 
   private refuse(socket: TimedSocket, req: IncomingMessage, status: number, reason: string, headers?: HeadersInit): null {
     this.clearHandshakeTimer(socket);
+    // The answer is written, then the socket ends: a reset meanwhile must not crash the process.
+    if (socket.listenerCount("error") === 0) socket.on("error", noop);
     socket.off("end", destroyOnEnd);
     this.handshaking.delete(socket);
     const sent = rejectSocket(socket as Socket, status, reason, headers);
@@ -909,6 +921,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   private refuseHandshake(handshake: Handshake, status: number, reason: string, headers?: HeadersInit): null {
     const socket = handshake.transport;
     this.clearHandshakeTimer(socket);
+    if (socket.listenerCount("error") === 0) socket.on("error", noop);
     socket.off("end", destroyOnEnd);
     this.handshaking.delete(socket);
     const sent = handshake.refuse(status, reason, headers);
@@ -969,6 +982,16 @@ function noop(): void {}
 
 function destroyOnEnd(this: Duplex): void {
   this.destroy();
+}
+
+/**
+ * The listeners a socket needs while its handshake waits (for the `upgrade` hook): an error must
+ * not crash the process, and a client that half-closes before the 101 has given up (sockets from
+ * `http.Server` allow half-open). An HTTP/2 stream has them from its start (`upgradeStream`).
+ */
+function guard(socket: Duplex): void {
+  if (socket.listenerCount("error") === 0) socket.on("error", noop);
+  if (!socket.listeners("end").includes(destroyOnEnd)) socket.on("end", destroyOnEnd);
 }
 
 /**

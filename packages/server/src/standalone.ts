@@ -188,6 +188,13 @@ function incomingMessage(socket: Socket, head: RequestHead): IncomingMessage {
   req.rawHeaders = head.rawHeaders;
   (req as IncomingMessage & { _addHeaderLines(lines: string[], n: number): void })._addHeaderLines(head.rawHeaders, head.rawHeaders.length);
   req.complete = true;
-  req.push(null);
+  // No body: the stream ends when first read. Pushing its end here would cost a tick's work on
+  // every handshake for the few hooks that read a GET's body (IncomingMessage's own `_read` would
+  // start reading the socket, which belongs to the handshake).
+  req._read = endOfBody;
   return req;
+}
+
+function endOfBody(this: IncomingMessage): void {
+  this.push(null);
 }

@@ -2,7 +2,7 @@
 // and 11): a repeated Host is refused however Node presents it, and an absolute-form request target
 // (RFC 9112 §3.2.2) is matched by its path.
 import { createServer as createHttpServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer, type Connection } from "../src/index.js";
 import { parseRequestTarget } from "../src/upgrade.js";
@@ -52,6 +52,48 @@ describe.each(SERVER_PATHS)("on the %s path", (serverPath) => {
     client.sendFrame({ opcode: OP.text, payload: "behind the head" });
     expect((await client.readHttpHead()).status).toBe(101);
     expect((await client.readMessage()).data.toString()).toBe("behind the head");
+  });
+
+  it("an upgrade hook that reads the request's body gets its end at once, and frames sent behind the head wait for the connection", async () => {
+    const bodies: number[] = [];
+    const wss = await server(serverPath, {
+      upgrade: async (req) => {
+        let bytes = 0;
+        for await (const chunk of req as unknown as AsyncIterable<Buffer>) bytes += chunk.length;
+        bodies.push(bytes);
+        return undefined;
+      },
+    });
+    const client = await RawClient.open(wss.port);
+    cleanups.push(async () => client.destroy());
+    client.send(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
+    client.sendFrame({ opcode: OP.text, payload: "sent before the 101" });
+    expect((await client.readHttpHead()).status).toBe(101);
+    expect((await client.readMessage()).data.toString()).toBe("sent before the 101");
+    expect(bodies).toEqual([0]);
+  });
+
+  it("a socket reset while the upgrade hook waits neither crashes the server nor opens a connection", async () => {
+    let release!: () => void;
+    const waiting = new Promise<void>((resolve) => (release = resolve));
+    let asked!: () => void;
+    const hookRan = new Promise<void>((resolve) => (asked = resolve));
+    const wss = await server(serverPath, {
+      upgrade: async () => {
+        asked();
+        await waiting;
+        return undefined;
+      },
+    });
+    const client = await RawClient.open(wss.port);
+    client.send(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
+    await hookRan;
+    (client.socket as Socket).resetAndDestroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(wss.connections).toHaveLength(0);
+    expect(wss.clients.size).toBe(0);
   });
 
   describe("Host (RFC 6455 §4.2.1 item 2: exactly one)", () => {
