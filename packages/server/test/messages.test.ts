@@ -168,6 +168,34 @@ describe("closing", () => {
     expect(await closed).toEqual([3001, "bye"]);
   });
 
+  it("a close frame written on its own (nothing else sent that tick) is whole, echoes the code, and TCP ends after it", async () => {
+    const { client, conn } = await pair();
+    conn.send("earlier");
+    expect((await client.readMessage()).data.toString()).toBe("earlier");
+    // The peer's close arrives on a later tick, with nothing else to send: the echo is written alone.
+    const closed = once<[number, string]>(conn, "close");
+    client.sendFrame({ opcode: OP.close, payload: closePayload(3002, "alone") });
+    const close = await client.readClose();
+    expect(close).toMatchObject({ code: 3002, skipped: [] });
+    await client.waitEnded();
+    expect(client.buffered).toBe(0);
+    client.tcp.end();
+    expect(await closed).toEqual([3002, "alone"]);
+  });
+
+  it("a server close on a tick of its own sends one close frame, then ends TCP after the peer's echo", async () => {
+    const { client, conn } = await pair();
+    await new Promise((resolve) => setImmediate(resolve));
+    conn.close(4002, "on its own");
+    const close = await client.readClose();
+    expect(close).toMatchObject({ code: 4002, reason: "on its own", skipped: [] });
+    const closed = once<[number, string]>(conn, "close");
+    client.sendFrame({ opcode: OP.close, payload: closePayload(4002) });
+    expect((await closed)[0]).toBe(4002);
+    await client.waitEnded();
+    expect(client.buffered).toBe(0);
+  });
+
   it("reports 1006 when TCP drops without a close frame, and 1005 for an empty close", async () => {
     const a = await pair();
     const closedA = once<[number, string]>(a.conn, "close");
