@@ -118,7 +118,7 @@ const kConnection = Symbol("connection");
 // `any`: these helpers serve connections of every `data` type, and Connection<T> is invariant in T.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type SomeConnection = Connection<any>;
-type OwnedSocket = Transport & { [kConnection]: SomeConnection | undefined };
+type OwnedSocket = Transport & { [kConnection]: SomeConnection };
 
 /**
  * Ends a transport at once. RFC 8441 §5: for an HTTP/2 stream that is RST_STREAM with CANCEL (the
@@ -881,10 +881,6 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     if (channels.close.hasSubscribers) this.publishClose();
     this.emit("close", this.closeCode, this.closeReason);
     this.settings.onClosed(this);
-    // Node keeps a closed socket alive a while (its handle closes on a later turn), and a minor GC
-    // keeps whatever it reaches: without this link, the connection's objects die with the close
-    // instead of being copied and promoted with the socket.
-    (this.socket as OwnedSocket)[kConnection] = undefined;
   }
 
   private publishClose(): void {
@@ -1125,23 +1121,23 @@ defineFlags(Connection.prototype, {
 
 // Socket listeners and timer callbacks, shared by every connection (`this` is the socket).
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {
-  this[kConnection]?.receiveData(chunk);
+  this[kConnection].receiveData(chunk);
 }
 
 function onSocketEnd(this: OwnedSocket): void {
-  this[kConnection]?.socketEnded();
+  this[kConnection].socketEnded();
 }
 
 function onSocketError(this: OwnedSocket, error: Error): void {
-  this[kConnection]?.socketFailed(error);
+  this[kConnection].socketFailed(error);
 }
 
 function onSocketClose(this: OwnedSocket): void {
-  this[kConnection]?.socketClosed();
+  this[kConnection].socketClosed();
 }
 
 function onSocketDrain(this: OwnedSocket): void {
-  this[kConnection]?.checkDrain();
+  this[kConnection].checkDrain();
 }
 
 function uncorkConnection(conn: SomeConnection): void {
