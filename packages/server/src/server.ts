@@ -645,7 +645,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     const options = this.options;
     // No listener guards the socket here: until the connection attaches its own, in this same
     // tick, no event can reach it. Where the socket is left waiting, the guards go on first: a
-    // refusal (see `guard`) and the `upgrade` hook (see `askUpgradeHook`).
+    // refusal (`refuse`, `refuseHandshake`) and the `upgrade` hook (`guard`).
     if (this.closing !== null) return this.refuse(socket, req, 503, "Server Is Closing");
     if (headerCount(req) > options.maxHeaderCount) return this.refuse(socket, req, 431, "Too Many Header Fields");
     const request = validateUpgradeRequest(req);

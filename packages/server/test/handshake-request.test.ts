@@ -74,14 +74,17 @@ describe.each(SERVER_PATHS)("on the %s path", (serverPath) => {
   });
 
   it("a socket reset while the upgrade hook waits neither crashes the server nor opens a connection", async () => {
-    let release!: () => void;
-    const waiting = new Promise<void>((resolve) => (release = resolve));
     let asked!: () => void;
     const hookRan = new Promise<void>((resolve) => (asked = resolve));
+    let answered!: () => void;
+    const hookDone = new Promise<void>((resolve) => (answered = resolve));
     const wss = await server(serverPath, {
-      upgrade: async () => {
+      // The hook answers only once the reset has closed the server's side of the socket.
+      upgrade: async (req) => {
+        const closed = new Promise((resolve) => req.socket.once("close", resolve));
         asked();
-        await waiting;
+        await closed;
+        answered();
         return undefined;
       },
     });
@@ -89,9 +92,8 @@ describe.each(SERVER_PATHS)("on the %s path", (serverPath) => {
     client.send(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`);
     await hookRan;
     (client.socket as Socket).resetAndDestroy();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    release();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await hookDone;
+    await new Promise((resolve) => setImmediate(resolve));
     expect(wss.connections).toHaveLength(0);
     expect(wss.clients.size).toBe(0);
   });
