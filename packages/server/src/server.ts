@@ -407,7 +407,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   /** Only our own bugs or a user callback land here; the socket must not be left open. */
   private upgradeFailed(socket: Duplex, error: unknown): null {
     this.clearHandshakeTimer(socket as TimedSocket);
-    if (socket.listenerCount("error") === 0) socket.on("error", noop);
+    ignoreErrors(socket);
     socket.destroy();
     this.reportError(error);
     return null;
@@ -910,7 +910,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   private refuse(socket: TimedSocket, req: IncomingMessage, status: number, reason: string, headers?: HeadersInit): null {
     this.clearHandshakeTimer(socket);
     // The answer is written, then the socket ends: a reset meanwhile must not crash the process.
-    if (socket.listenerCount("error") === 0) socket.on("error", noop);
+    ignoreErrors(socket);
     socket.off("end", destroyOnEnd);
     this.handshaking.delete(socket);
     const sent = rejectSocket(socket as Socket, status, reason, headers);
@@ -921,7 +921,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   private refuseHandshake(handshake: Handshake, status: number, reason: string, headers?: HeadersInit): null {
     const socket = handshake.transport;
     this.clearHandshakeTimer(socket);
-    if (socket.listenerCount("error") === 0) socket.on("error", noop);
+    ignoreErrors(socket);
     socket.off("end", destroyOnEnd);
     this.handshaking.delete(socket);
     const sent = handshake.refuse(status, reason, headers);
@@ -984,13 +984,18 @@ function destroyOnEnd(this: Duplex): void {
   this.destroy();
 }
 
+/** An error on a socket no one else listens to must not crash the process (`error` without a listener throws). */
+function ignoreErrors(socket: Duplex): void {
+  if (socket.listenerCount("error") === 0) socket.on("error", noop);
+}
+
 /**
  * The listeners a socket needs while its handshake waits (for the `upgrade` hook): an error must
  * not crash the process, and a client that half-closes before the 101 has given up (sockets from
  * `http.Server` allow half-open). An HTTP/2 stream has them from its start (`upgradeStream`).
  */
 function guard(socket: Duplex): void {
-  if (socket.listenerCount("error") === 0) socket.on("error", noop);
+  ignoreErrors(socket);
   if (!socket.listeners("end").includes(destroyOnEnd)) socket.on("end", destroyOnEnd);
 }
 
