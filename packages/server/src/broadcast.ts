@@ -72,23 +72,27 @@ export function broadcast<T>(
   const except = options?.except;
   const filter = options?.filter;
   const compress = options?.compress;
+  // A set of connections to skip (a `Set`, `server.clients` or any other read-only set), or one.
+  const skipSet = except !== undefined && typeof (except as ReadonlySet<Connection<T>>).has === "function" ? (except as ReadonlySet<Connection<T>>) : undefined;
   let sent = 0;
   let skipped = 0;
   for (const conn of clients) {
-    if (except !== undefined && (except === conn || (except instanceof Set && except.has(conn)))) continue;
+    if (except !== undefined && (except === conn || skipSet?.has(conn) === true)) continue;
     if (filter !== undefined && !filter(conn)) continue;
-    if (conn.readyState !== 1) {
-      skipped++;
-      continue;
-    }
-    try {
-      conn.sendPrepared(message, compress);
-      if (conn.readyState === 1) sent++;
-      else skipped++;
-    } catch {
-      // backpressure: "reject" refused it for this slow connection; the others still get it.
-      skipped++;
-    }
+    if (offer(conn, message, compress)) sent++;
+    else skipped++;
   }
   return { sent, skipped };
+}
+
+/** Queues `message` on `conn`; false when it is closing or refused it (backpressure). */
+export function offer<T>(conn: Connection<T>, message: PreparedMessage, compress: boolean | undefined): boolean {
+  if (conn.readyState !== 1) return false;
+  try {
+    conn.sendPrepared(message, compress);
+    return conn.readyState === 1;
+  } catch {
+    // backpressure: "reject" refused it for this slow connection; the others still get it.
+    return false;
+  }
 }

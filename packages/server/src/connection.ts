@@ -21,7 +21,9 @@ import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import type { ResolvedOptions } from "./options.js";
 import type { PreparedMessage } from "./broadcast.js";
 import type { WebSocketServer } from "./server.js";
-import type { TopicRegistry } from "./topics.js";
+import { TopicNames, type Subscription, type TopicRegistry } from "./topics.js";
+// The connection that owns a socket, for the socket listeners below (shared, not per-connection closures).
+import { kSocketOwner as kConnection } from "./socket-owner.js";
 
 /** WHATWG `WebSocket.readyState` values. A server connection starts OPEN. */
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -113,8 +115,6 @@ const NO_TOPICS: ReadonlySet<string> = new Set();
 /** Bytes charged per message held for the iterator, so that floods of empty messages are bounded too. */
 const MESSAGE_OVERHEAD = 64;
 
-/** The connection that owns a socket, for the socket listeners below (shared, not per-connection closures). */
-const kConnection = Symbol("connection");
 // `any`: these helpers serve connections of every `data` type, and Connection<T> is invariant in T.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type SomeConnection = Connection<any>;
@@ -189,7 +189,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   /** Shared by the server's connections: limits, timeouts, and the server's topics and close hook. */
   private readonly settings: ConnectionSettings;
   /** Allocated on the first subscribe: most connections of many servers never subscribe. */
-  private subscriptions: Set<string> | null = null;
+  private subscriptions: Map<string, Subscription<T>> | null = null;
   /** `state` and the booleans declared below, packed (accessors after the class): one field, not thirteen. */
   private flags: number = ReadyState.OPEN;
   /** What only some connections ever need (see `SideState`); created on first use. */
@@ -217,6 +217,8 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   private sentMessages = 0;
   /** `performance.now()` when the connection started, rounded down, for the close diagnostic's duration. */
   private startedAt = 0;
+  /** @internal Its place in the server's `clients` (see dense-set.ts); -1 when not in it. */
+  denseIndex = -1;
 
   // Liveness, checked by the server's heartbeat (see `checkLiveness`).
   /** Some bytes arrived since the last ping. */
@@ -431,17 +433,18 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
   subscribe(topic: string): boolean {
     if (typeof topic !== "string") throw new TypeError("a topic is a string");
     if (this.state !== ReadyState.OPEN) return false;
-    const subscriptions = (this.subscriptions ??= new Set());
+    const subscriptions = (this.subscriptions ??= new Map());
     if (subscriptions.has(topic)) return false;
-    subscriptions.add(topic);
-    this.settings.topics.add(topic, this);
+    subscriptions.set(topic, this.settings.topics.add(topic, this));
     return true;
   }
 
   /** Leaves a topic. Returns false when not subscribed to it. */
   unsubscribe(topic: string): boolean {
-    if (this.subscriptions === null || !this.subscriptions.delete(topic)) return false;
-    this.settings.topics.remove(topic, this);
+    const subscription = this.subscriptions?.get(topic);
+    if (subscription === undefined) return false;
+    this.subscriptions!.delete(topic);
+    this.settings.topics.remove(topic, subscription);
     return true;
   }
 
@@ -454,7 +457,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
    * still lists them during and after `close`, so a handler can tell the rooms it left.
    */
   get topics(): ReadonlySet<string> {
-    return this.subscriptions ?? NO_TOPICS;
+    return this.subscriptions === null ? NO_TOPICS : new TopicNames(this.subscriptions);
   }
 
   /**
@@ -876,7 +879,7 @@ export class Connection<T = unknown> extends EventEmitter<ConnectionEvents> {
     }
     // Leave every topic before `close` is emitted, so that its handlers see the counts without it.
     if (this.subscriptions !== null) {
-      for (const topic of this.subscriptions) this.settings.topics.remove(topic, this);
+      for (const [topic, subscription] of this.subscriptions) this.settings.topics.remove(topic, subscription);
     }
     if (channels.close.hasSubscribers) this.publishClose();
     this.emit("close", this.closeCode, this.closeReason);

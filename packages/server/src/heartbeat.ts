@@ -28,11 +28,12 @@ export function sweepInterval(settings: LivenessSettings): number {
  * interval. Unref'd, so that it never keeps the process alive on its own.
  */
 export class Heartbeat {
-  private readonly connections: Iterable<LivenessChecked>;
+  /** The server's open connections, kept up to date by the server (the array, not a copy). */
+  private readonly connections: readonly LivenessChecked[];
   private readonly interval: number;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(connections: Iterable<LivenessChecked>, settings: LivenessSettings) {
+  constructor(connections: readonly LivenessChecked[], settings: LivenessSettings) {
     this.connections = connections;
     this.interval = sweepInterval(settings);
   }
@@ -42,6 +43,7 @@ export class Heartbeat {
     return performance.now();
   }
 
+  /** Called for every new connection: a no-op while the timer runs. */
   start(): void {
     if (this.timer !== null || this.interval === 0) return;
     this.timer = setInterval(this.onTick, this.interval);
@@ -61,7 +63,17 @@ export class Heartbeat {
 
   private readonly sweep = (): void => {
     if (this.timer === null) return;
+    const connections = this.connections;
+    // The timer stops on the first sweep with nobody to check, not when the last connection
+    // closes: a server whose connections come and go one at a time would otherwise create and
+    // cancel a timer per connection.
+    if (connections.length === 0) {
+      this.stop();
+      return;
+    }
     const now = performance.now();
-    for (const conn of this.connections) conn.checkLiveness(now);
+    // From the end: a connection that closes during its check is replaced by the last one, which
+    // was checked already.
+    for (let i = connections.length - 1; i >= 0; i--) connections[i]?.checkLiveness(now);
   };
 }

@@ -25,6 +25,7 @@ import { channels, type HandshakeErrorDiagnostic, type OpenDiagnostic } from "./
 import { ServerErrorCode, WebSocketServerError } from "./errors.js";
 import { createStandaloneServer, type RequestHeadFailure } from "./standalone.js";
 import { HandshakeDeadlines } from "./handshake-deadlines.js";
+import { DenseSet, type DenseSetMember } from "./dense-set.js";
 import { Heartbeat } from "./heartbeat.js";
 import {
   acceptStream,
@@ -44,6 +45,7 @@ import {
   type UpgradeDecision,
   type UpgradeRequest,
 } from "./options.js";
+import { kSocketOwner } from "./socket-owner.js";
 import { TopicRegistry } from "./topics.js";
 import {
   headerCount,
@@ -123,6 +125,27 @@ type UpgradeCallback<T> = (conn: Connection<T>, req: UpgradeRequest) => void;
 type TimedSocket = Transport;
 
 /**
+ * A handshake waiting for the `upgrade` hook: in the server's `waitingForHook`, so that `close()`
+ * finds it, and in its transport's owner slot (socket-owner.ts), so that the handshake timer finds
+ * the request from the transport.
+ */
+class HookWait implements DenseSetMember {
+  denseIndex = -1;
+  constructor(
+    readonly transport: Transport,
+    readonly req: UpgradeRequest,
+  ) {}
+}
+
+type WaitingTransport = Transport & { [kSocketOwner]?: unknown };
+
+/** The transport's wait for the `upgrade` hook, if it is waiting. */
+function hookWaitOf(transport: Transport): HookWait | undefined {
+  const owner = (transport as WaitingTransport)[kSocketOwner];
+  return owner instanceof HookWait ? owner : undefined;
+}
+
+/**
  * One opening handshake after the transport-specific checks: an HTTP/1.1 upgrade on a socket or an
  * extended CONNECT on an HTTP/2 stream. The rest (origin, the hook, subprotocol, compression, the
  * connection) is the same for both.
@@ -197,14 +220,19 @@ class UpgradeHandshake implements Handshake {
  * ```
  */
 export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> {
-  /** Open connections (accepted and not yet closed). */
-  readonly clients = new Set<Connection<T>>();
+  /** The open connections (see `clients`): a `DenseSet`, not a `Set` (dense-set.ts says why). */
+  private readonly open = new DenseSet<Connection<T>>();
+  /**
+   * Open connections (accepted and not yet closed), as a read-only set. Iterating it visits the
+   * connections open when the iteration starts; their order is not the order they opened in.
+   */
+  readonly clients: ReadonlySet<Connection<T>> = this.open;
   private readonly options: ResolvedOptions<T>;
   private readonly settings: ConnectionSettings;
   /** The own-port listener (a net.Server, see standalone.ts) or the attached HTTP(S) server. */
   private readonly httpServer: HttpServer | HttpsServer | NetServer | null;
   /** Own port: sockets still receiving their request head (destroyed by `close()`). */
-  private readonly readingHead: ReadonlyMap<Socket, unknown> | null;
+  private readonly readingHead: ReadonlySet<{ readonly socket: Socket }> | null;
   private readonly ownsServer: boolean;
   /** The own-port server speaks TLS (its URL is wss:). */
   private readonly secure: boolean = false;
@@ -216,8 +244,8 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   private closing: Promise<void> | null = null;
   private listenWaiters = 0;
   private listenFailed = false;
-  /** Sockets waiting for the `upgrade` hook, with their request (for shutdown and timeouts). */
-  private readonly handshaking = new Map<Transport, UpgradeRequest>();
+  /** Handshakes waiting for the `upgrade` hook (for shutdown; the timer finds them from the transport). */
+  private readonly waitingForHook = new DenseSet<HookWait>();
   /** The deadlines of the handshakes in progress; null with `handshakeTimeout: 0`. */
   private readonly deadlines: HandshakeDeadlines<TimedSocket> | null;
   /** Pings, pong deadlines and idle timeouts for every connection, on one timer. */
@@ -237,7 +265,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     this.options = resolved;
     // Validate the deflate options now, not on the first handshake.
     if (resolved.perMessageDeflate !== null) negotiateServer([], resolved.perMessageDeflate);
-    this.heartbeat = new Heartbeat(this.clients, resolved);
+    this.heartbeat = new Heartbeat(this.open.members, resolved);
     this.deadlines = resolved.handshakeTimeout === 0 ? null : new HandshakeDeadlines(resolved.handshakeTimeout, this.handshakeExpired);
     const broker = options.broker ?? null;
     this.broker = broker;
@@ -423,7 +451,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
    * framing it once. Connections that are closing or refuse it (backpressure) are skipped.
    */
   broadcast(data: SendData | PreparedMessage, options?: BroadcastOptions<T>): BroadcastResult {
-    return broadcast(this.clients, data, options);
+    return broadcast(this.open.members, data, options);
   }
 
   /**
@@ -457,7 +485,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   stats(): ServerStats {
     let { bytesIn, bytesOut, messagesIn, messagesOut } = this.closedTraffic;
     let bufferedAmount = 0;
-    for (const conn of this.clients) {
+    for (const conn of this.open.members) {
       bytesIn += conn.bytesIn;
       bytesOut += conn.bytesOut;
       messagesIn += conn.messagesIn;
@@ -507,9 +535,11 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         server.once("error", () => resolve());
       }
     });
-    for (const socket of this.handshaking.keys()) socket.destroy();
-    if (this.readingHead !== null) for (const socket of [...this.readingHead.keys()]) socket.destroy();
-    this.handshaking.clear();
+    for (const wait of this.waitingForHook) {
+      this.stopWaiting(wait.transport);
+      wait.transport.destroy();
+    }
+    if (this.readingHead !== null) for (const { socket } of this.readingHead) socket.destroy();
     // GOAWAY: the own-port sessions take no new streams; the WebSocket streams close below.
     for (const session of this.sessions) session.close();
     this.heartbeat.stop();
@@ -552,9 +582,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   // --- internals ---
 
   private deliver(topic: string, message: PreparedMessage, compress: boolean | undefined, except: Connection<T> | undefined): number {
-    const subscribers = this.registry.subscribersOf(topic);
-    if (subscribers === undefined) return 0;
-    return broadcast(subscribers, message, { compress, except }).sent;
+    return this.registry.deliver(topic, message, compress, except);
   }
 
   private receiveFromBroker(topic: string, bytes: Uint8Array): void {
@@ -730,7 +758,9 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     guard(socket);
     // While the hook runs, the handshake timer and `close()` must find the request, and a transport
     // that closes must leave the deadlines.
-    this.handshaking.set(socket, req);
+    const wait = new HookWait(socket, req);
+    (socket as WaitingTransport)[kSocketOwner] = wait;
+    this.waitingForHook.add(wait);
     this.deadlines?.watchClose(socket);
     let decision: UpgradeDecision<T>;
     try {
@@ -739,11 +769,11 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
         origin: typeof req.headers.origin === "string" ? req.headers.origin : undefined,
       });
     } catch (error) {
-      this.handshaking.delete(socket);
+      this.stopWaiting(socket);
       this.reportError(new WebSocketServerError(ServerErrorCode.UpgradeHookFailed, "the upgrade hook failed", 1006, { cause: error }));
       return this.refuseHandshake(handshake, 500, "Internal Server Error");
     }
-    this.handshaking.delete(socket);
+    this.stopWaiting(socket);
     // The client may have gone, the timer fired, or the server started closing while we waited.
     if (socket.destroyed || !socket.writable) return null;
     if (this.closing !== null) return this.refuseHandshake(handshake, 503, "Server Is Closing");
@@ -821,7 +851,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
       },
       this.settings,
     );
-    this.clients.add(conn);
+    this.open.add(conn);
     if (this.closing === null) this.heartbeat.start();
     if (channels.open.hasSubscribers) {
       const handshakeDuration = performance.now() - handshake.started;
@@ -898,13 +928,12 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
   };
 
   private readonly removeClient = (conn: Connection<T>): void => {
-    this.clients.delete(conn);
+    this.open.delete(conn);
     const traffic = this.closedTraffic;
     traffic.bytesIn += conn.bytesIn;
     traffic.bytesOut += conn.bytesOut;
     traffic.messagesIn += conn.messagesIn;
     traffic.messagesOut += conn.messagesOut;
-    if (this.clients.size === 0) this.heartbeat.stop();
   };
 
   private refuse(socket: TimedSocket, req: IncomingMessage, status: number, reason: string, headers?: HeadersInit): null {
@@ -912,7 +941,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     // The answer is written, then the socket ends: a reset meanwhile must not crash the process.
     ignoreErrors(socket);
     socket.off("end", destroyOnEnd);
-    this.handshaking.delete(socket);
+    this.stopWaiting(socket);
     const sent = rejectSocket(socket as Socket, status, reason, headers);
     this.handshakeRefused(req, sent, sent === status ? reason : "Internal Server Error");
     return null;
@@ -923,7 +952,7 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     this.clearHandshakeTimer(socket);
     ignoreErrors(socket);
     socket.off("end", destroyOnEnd);
-    this.handshaking.delete(socket);
+    this.stopWaiting(socket);
     const sent = handshake.refuse(status, reason, headers);
     this.handshakeRefused(handshake.req, sent, sent === status ? reason : "Internal Server Error");
     return null;
@@ -964,9 +993,17 @@ export class WebSocketServer<T = unknown> extends EventEmitter<ServerEvents<T>> 
     this.deadlines?.clear(socket);
   }
 
+  /** The transport waits for the `upgrade` hook no more (answered, refused, timed out). */
+  private stopWaiting(transport: Transport): void {
+    const wait = hookWaitOf(transport);
+    if (wait === undefined) return;
+    this.waitingForHook.delete(wait);
+    (transport as WaitingTransport)[kSocketOwner] = undefined;
+  }
+
   private readonly handshakeExpired = (socket: TimedSocket): void => {
-    const req = this.handshaking.get(socket);
-    this.handshaking.delete(socket);
+    const req = hookWaitOf(socket)?.req;
+    this.stopWaiting(socket);
     socket.destroy();
     this.handshakeFailed(ServerErrorCode.HandshakeTimeout, `the handshake did not finish within ${this.options.handshakeTimeout} ms`, req);
   };

@@ -6,6 +6,8 @@
 import { IncomingMessage } from "node:http";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { findRequestHeadEnd, parseRequestHead, type RequestHead, type RequestHeadErrorCode } from "@ws/codec/handshake";
+import { DenseSet, type DenseSetMember } from "./dense-set.js";
+import { kSocketOwner } from "./socket-owner.js";
 
 /** What the standalone listener hands back to the WebSocket server. */
 export interface StandaloneHandlers {
@@ -40,17 +42,32 @@ export class RequestHeadFailure extends Error {
   }
 }
 
-/** Per-socket state while the head arrives; dropped once it has (nothing of it outlives the handshake). */
-interface HeadState {
+/**
+ * Per-socket state while the head arrives, in the socket's owner slot (socket-owner.ts) and in the
+ * listener's set of sockets reading a head; dropped once the head is whole (nothing of it outlives
+ * the handshake).
+ */
+class HeadState implements DenseSetMember {
+  denseIndex = -1;
   /**
    * The head so far when it spans reads (null while it fits in the current chunk): a buffer that
    * doubles when full, so that a head sent a byte at a time costs linear copying, not quadratic.
    */
-  pending: Buffer | null;
+  pending: Buffer | null = null;
   /** How many bytes of `pending` hold the head. */
-  length: number;
+  length = 0;
   /** How many of those bytes were searched for the end already. */
-  scanned: number;
+  scanned = 0;
+
+  constructor(readonly socket: Socket) {}
+}
+
+type ReadingSocket = Socket & { [kSocketOwner]?: unknown };
+
+/** The socket's head state, if it is still reading its head. */
+function headStateOf(socket: Socket): HeadState | undefined {
+  const owner = (socket as ReadingSocket)[kSocketOwner];
+  return owner instanceof HeadState ? owner : undefined;
 }
 
 /** Appends `chunk` to the head kept so far and returns the whole head received (a view). */
@@ -70,14 +87,20 @@ function appendToHead(state: HeadState, chunk: Buffer): Buffer {
 /**
  * A `net.Server` answering nothing by itself: every accepted socket is read up to the end of its
  * request head and handed to `handlers`. `reading` holds the sockets still inside their head, so that
- * shutdown can destroy them, with what each has sent so far: kept here rather than on the socket,
- * where a property would stay for the connection's life (an empty slot is still a slot).
+ * shutdown can destroy them.
  */
-export function createStandaloneServer(limits: StandaloneLimits, handlers: StandaloneHandlers): { server: NetServer; reading: ReadonlyMap<Socket, unknown> } {
-  const reading = new Map<Socket, HeadState>();
+export function createStandaloneServer(
+  limits: StandaloneLimits,
+  handlers: StandaloneHandlers,
+): { server: NetServer; reading: ReadonlySet<{ readonly socket: Socket }> } {
+  const reading = new DenseSet<HeadState>();
 
   function finish(socket: Socket): void {
-    reading.delete(socket);
+    const state = headStateOf(socket);
+    if (state !== undefined) {
+      reading.delete(state);
+      (socket as ReadingSocket)[kSocketOwner] = undefined;
+    }
     socket.off("data", onData);
     socket.off("end", onEnd);
     socket.off("error", onError);
@@ -85,7 +108,7 @@ export function createStandaloneServer(limits: StandaloneLimits, handlers: Stand
   }
 
   function onData(this: Socket, chunk: Buffer): void {
-    const state = reading.get(this);
+    const state = headStateOf(this);
     if (state === undefined) return;
     let bytes = chunk;
     let from = 0;
@@ -132,7 +155,7 @@ export function createStandaloneServer(limits: StandaloneLimits, handlers: Stand
   function onEnd(this: Socket): void {
     // The peer half-closed before its head was whole: it has given up (a failure worth reporting
     // only when it had started one; a bare connect and close is not a handshake).
-    const state = reading.get(this);
+    const state = headStateOf(this);
     const started = state !== undefined && state.pending !== null;
     finish(this);
     this.destroy();
@@ -151,7 +174,9 @@ export function createStandaloneServer(limits: StandaloneLimits, handlers: Stand
   }
 
   const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
-    reading.set(socket, { pending: null, length: 0, scanned: 0 });
+    const state = new HeadState(socket);
+    (socket as ReadingSocket)[kSocketOwner] = state;
+    reading.add(state);
     socket.on("data", onData);
     socket.on("end", onEnd);
     socket.on("error", onError);

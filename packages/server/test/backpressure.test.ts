@@ -137,7 +137,7 @@ describe("a peer that never reads (SECURITY.md row 17)", () => {
   it("echoes of empty messages to a peer that does not read stop the reading; nothing is lost", async () => {
     const { server, client } = await setup();
     void server;
-    const conn = (server.clients as Set<Connection>).values().next().value as Connection;
+    const conn = server.clients.values().next().value as Connection;
     let received = 0;
     conn.on("message", (data, isBinary) => {
       received++;
@@ -168,7 +168,7 @@ describe("messages queued behind compression (SECURITY.md row 18)", () => {
   // CPU-bound (30,000 inflates and deflates): the generous limits only catch a hang on a busy machine.
   it("tiny compressed messages from a peer that reads: reading stops while compression lags", { timeout: 90_000 }, async () => {
     const { server, client, errors } = await setup({ perMessageDeflate: { threshold: 0 } }, DEFLATE);
-    const conn = (server.clients as Set<Connection>).values().next().value as Connection;
+    const conn = server.clients.values().next().value as Connection;
     const frames = countFrames(client);
     let received = 0;
     let ahead = 0;
@@ -193,7 +193,7 @@ describe("messages queued behind compression (SECURITY.md row 18)", () => {
       { perMessageDeflate: { threshold: 0 }, maxBufferedAmount: 8 * 1024 * 1024 },
       DEFLATE,
     );
-    const conn = (server.clients as Set<Connection>).values().next().value as Connection;
+    const conn = server.clients.values().next().value as Connection;
     conn.on("message", (data, isBinary) => conn.send(data, { binary: isBinary }));
     const frames = countFrames(client);
     const count = 20_000;
@@ -211,7 +211,7 @@ describe("messages queued behind compression (SECURITY.md row 18)", () => {
       { perMessageDeflate: { threshold: 0 }, maxBufferedAmount: 4 * 1024 * 1024, closeTimeout: 20 },
       DEFLATE,
     );
-    const conn = (server.clients as Set<Connection>).values().next().value as Connection;
+    const conn = server.clients.values().next().value as Connection;
     const message = "abcdefghij".repeat(103).slice(0, 1024);
     let sent = 0;
     for (; sent < 20_000 && conn.readyState === 1; sent++) conn.send(message);

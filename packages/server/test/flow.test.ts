@@ -340,6 +340,38 @@ describe("broadcast", () => {
     expect(server.broadcast("after").sent).toBe(2);
     expect((await a.client.readMessage()).data.toString()).toBe("after");
   });
+
+  it("skips a set of connections given as except, a Set or server.clients itself", async () => {
+    const { server, connect } = await setup();
+    const a = await connect();
+    const b = await connect();
+    expect(server.broadcast("not to a", { except: new Set([a.conn]) })).toEqual({ sent: 1, skipped: 0 });
+    expect((await b.client.readMessage()).data.toString()).toBe("not to a");
+    expect(server.broadcast("nobody", { except: server.clients })).toEqual({ sent: 0, skipped: 0 });
+    b.conn.send("end");
+    expect((await b.client.readMessage()).data.toString()).toBe("end");
+  });
+});
+
+describe("server.clients", () => {
+  it("is a read-only set of the open connections that keeps up with connections coming and going", async () => {
+    const { server, connect } = await setup();
+    const peers = [];
+    for (let i = 0; i < 5; i++) peers.push(await connect());
+    expect(server.clients.size).toBe(5);
+    expect(new Set(server.clients)).toEqual(new Set(peers.map((peer) => peer.conn)));
+    // Closing every connection while iterating: the iteration still visits each one once.
+    const visited = [];
+    for (const conn of server.clients) {
+      visited.push(conn);
+      conn.terminate();
+    }
+    expect(new Set(visited).size).toBe(5);
+    await until(() => server.clients.size === 0);
+    for (const peer of peers) expect(server.clients.has(peer.conn)).toBe(false);
+    const next = await connect();
+    expect([...server.clients]).toEqual([next.conn]);
+  });
 });
 
 describe("liveness does not punish busy or slow-consuming peers", () => {

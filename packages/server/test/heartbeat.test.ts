@@ -33,6 +33,23 @@ describe("Heartbeat", () => {
     expect(seen[0]!.length).toBe(3);
   });
 
+  it("stops on the first sweep that finds no connection, and runs again once started", async () => {
+    vi.useFakeTimers();
+    const connections: Array<{ checkLiveness(now: number): void }> = [];
+    const heartbeat = new Heartbeat(connections, { pingInterval: 80, pongTimeout: 80, idleTimeout: 0 });
+    heartbeat.start();
+    await vi.advanceTimersByTimeAsync(25);
+    expect(vi.getTimerCount()).toBe(0);
+    let checks = 0;
+    connections.push({ checkLiveness: () => checks++ });
+    await vi.advanceTimersByTimeAsync(25);
+    expect(checks).toBe(0);
+    heartbeat.start();
+    await vi.advanceTimersByTimeAsync(25);
+    expect(checks).toBe(2);
+    heartbeat.stop();
+  });
+
   it("never starts when every liveness setting is off", async () => {
     vi.useFakeTimers();
     let checks = 0;

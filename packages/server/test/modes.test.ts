@@ -281,6 +281,27 @@ describe("close edge cases", () => {
     expect(server.address()).toBeNull();
   });
 
+  it.each(SERVER_PATHS)("close() ends the sockets still sending their head and those waiting for the upgrade hook (%s path)", async (serverPath) => {
+    let hookCalls = 0;
+    const server = await startServer(
+      {
+        upgrade: () => {
+          hookCalls++;
+          return new Promise(() => undefined);
+        },
+      },
+      serverPath,
+    );
+    const halfHead = await RawClient.open(server.port);
+    halfHead.send("GET / HTTP/1.1\r\nHost: x\r\n");
+    const waiting = [await RawClient.open(server.port), await RawClient.open(server.port)];
+    const answers = waiting.map((client) => client.handshake().catch((error: Error) => error.message));
+    await until(() => hookCalls === 2);
+    await server.close({ timeout: 500 });
+    for (const answer of await Promise.all(answers)) expect(answer).toMatch(/ended|closed|reset/i);
+    await halfHead.waitClosed();
+  });
+
   it("close() after a failed listen resolves", async () => {
     const first = await startServer();
     cleanup.push(() => first.close());

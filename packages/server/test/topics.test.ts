@@ -1,7 +1,9 @@
 // Topics: subscribe/unsubscribe on connections, server.publish fan-out, compression and backpressure.
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { constants, inflateRawSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
-import { OP, delay, once, startServerWithPeers, until, type startServer } from "./helpers.js";
+import { DiagnosticsChannel, type BackpressureDiagnostic, type Connection } from "../src/index.js";
+import { OP, delay, once, startServerWithPeers, until, type RawClient, type startServer } from "./helpers.js";
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -206,6 +208,71 @@ describe("topics", () => {
     slow.client.socket.destroy();
     await closed;
     expect(server.subscriberCount("t")).toBe(1);
+  });
+});
+
+describe("publish while subscribers come and go", () => {
+  /** The text messages `client` receives up to (not including) "end". */
+  async function textsUntilEnd(client: RawClient): Promise<string[]> {
+    const texts: string[] = [];
+    for (;;) {
+      const { data } = await client.readMessage();
+      const text = data.toString("utf8");
+      if (text === "end") return texts;
+      texts.push(text);
+    }
+  }
+
+  it("reaches each subscriber once when a handler it runs makes the others leave and someone join", async () => {
+    // highWaterMark 1: every queued message reaches it, so the backpressure diagnostic (user code)
+    // runs inside the publish, once per subscriber, while the publish walks the topic.
+    const { server, connect } = await setup({ highWaterMark: 1 });
+    const peers = [];
+    for (let i = 0; i < 6; i++) {
+      const peer = await connect();
+      peer.conn.subscribe("room");
+      peers.push(peer);
+    }
+    const late = await connect();
+    let first: Connection | undefined;
+    const onBackpressure = (message: unknown): void => {
+      const { connection } = message as BackpressureDiagnostic;
+      if (first !== undefined) return;
+      first = connection;
+      for (const peer of peers) if (peer.conn !== connection) peer.conn.unsubscribe("room");
+      late.conn.subscribe("room");
+    };
+    subscribe(DiagnosticsChannel.Backpressure, onBackpressure);
+    cleanup.push(() => unsubscribe(DiagnosticsChannel.Backpressure, onBackpressure));
+    expect(server.publish("room", "once")).toBe(1);
+    expect(server.subscriberCount("room")).toBe(2);
+    expect(server.publish("room", "next")).toBe(2);
+    for (const { conn } of [...peers, late]) conn.send("end");
+    const received = await Promise.all([...peers, late].map(({ client }) => textsUntilEnd(client)));
+    const firstIndex = peers.findIndex((peer) => peer.conn === first);
+    expect(firstIndex).toBeGreaterThanOrEqual(0);
+    received.forEach((texts, i) => {
+      if (i === firstIndex) expect(texts).toEqual(["once", "next"]);
+      else if (i === peers.length) expect(texts).toEqual(["next"]);
+      else expect(texts).toEqual([]);
+    });
+  });
+
+  it("keeps publishing right while connections join and leave a long-lived topic", async () => {
+    const { server, connect } = await setup();
+    const stayer = await connect();
+    stayer.conn.subscribe("lobby");
+    for (let round = 0; round < 20; round++) {
+      const visitor = await connect();
+      visitor.conn.subscribe("lobby");
+      expect(server.subscriberCount("lobby")).toBe(2);
+      expect(server.publish("lobby", `round ${round}`, { except: stayer.conn })).toBe(1);
+      expect((await visitor.client.readMessage()).data.toString()).toBe(`round ${round}`);
+      visitor.client.destroy();
+      await until(() => server.subscriberCount("lobby") === 1);
+    }
+    expect(server.publish("lobby", "last")).toBe(1);
+    expect((await stayer.client.readMessage()).data.toString()).toBe("last");
   });
 });
 
